@@ -1,0 +1,188 @@
+"""Join tables to layers and hamlets to their commune."""
+
+from __future__ import annotations
+
+import difflib
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.errors import JoinError, ValidationError
+from geo.names import match_key, nfc
+from geo.project import TableSpec
+from geo.validate import Finding, parse_counts
+
+MIN_HAMLET_SHARE = 0.5
+"""A hamlet with less than this share of its area in its best commune is reported."""
+
+
+def join_table(
+    layer: gpd.GeoDataFrame, table: pd.DataFrame, spec: TableSpec
+) -> tuple[gpd.GeoDataFrame, list[Finding]]:
+    """Add a table's values (population, households) to the features it names.
+
+    Parameters
+    ----------
+    layer : geopandas.GeoDataFrame
+        Validated layer with ``id`` and ``name``.
+    table : pandas.DataFrame
+        The table as read (text cells).
+    spec : TableSpec
+        Key column, match mode (``id`` or ``name``) and value columns.
+
+    Returns
+    -------
+    layer : geopandas.GeoDataFrame
+        A copy with the value columns set (NaN where no row matched).
+    findings : list of Finding
+        Rows that match no feature (with the closest names), features with no row.
+
+    Raises
+    ------
+    JoinError
+        If a named column is missing, or a key is duplicated in the table or
+        (when matching names) shared by two features.
+    """
+    where = f"{spec.key} ({spec.path.name})"
+    needed = [spec.key_column, *spec.columns.values()]
+    missing = [column for column in needed if column not in table.columns]
+    if missing:
+        raise JoinError(
+            f"{where}: column {', '.join(map(repr, missing))} is not in the table "
+            f"(columns: {', '.join(map(str, table.columns))})"
+        )
+    rows = table.loc[table[spec.key_column].notna()].copy()
+    to_key = match_key if spec.match == "name" else nfc
+    rows["_key"] = rows[spec.key_column].map(lambda value: to_key(str(value)))
+    feature_keys = layer["name" if spec.match == "name" else "id"].map(
+        lambda value: to_key(str(value))
+    )
+    _refuse_duplicates(rows.loc[rows["_key"].isin(set(feature_keys))], spec, where)
+    if spec.match == "name":
+        shared = feature_keys[feature_keys.duplicated(keep=False)]
+        if not shared.empty:
+            names = layer.loc[shared.index, "name"]
+            raise JoinError(
+                f"{where}: features {', '.join(sorted(set(names)))} have names that cannot be "
+                f"told apart; join by id instead (key = <the table's code column>)"
+            )
+    by_key = rows.set_index("_key")
+    joined = layer.copy()
+    for value_name, column in spec.columns.items():
+        counts = parse_counts(by_key[column], f"{where} column {column!r}")
+        joined[value_name] = feature_keys.map(counts).astype("float64").to_numpy()
+    findings = _unmatched(rows, feature_keys, layer, spec)
+    return joined, findings
+
+
+def _refuse_duplicates(rows: pd.DataFrame, spec: TableSpec, where: str) -> None:
+    duplicated = rows[rows["_key"].duplicated(keep=False)]
+    if duplicated.empty:
+        return
+    lines = [
+        f"{value} (rows {', '.join(str(i + 2) for i in group.index)})"
+        for value, group in duplicated.groupby(spec.key_column, sort=True)
+    ]
+    raise JoinError(
+        f"{where}: key column {spec.key_column!r} repeats {'; '.join(lines[:5])}; keep one row "
+        "per feature, or filter the table to this area"
+    )
+
+
+def _unmatched(
+    rows: pd.DataFrame, feature_keys: pd.Series, layer: gpd.GeoDataFrame, spec: TableSpec
+) -> list[Finding]:
+    candidates = [str(name) for name in layer["name"]]
+    findings = [
+        Finding(
+            spec.key,
+            str(value),
+            "unmatched_row",
+            f"row matches no {spec.joins} feature{_closest(str(value), candidates)}",
+        )
+        for value in rows.loc[~rows["_key"].isin(set(feature_keys)), spec.key_column]
+    ]
+    matched = set(rows["_key"])
+    findings += [
+        Finding(
+            spec.joins,
+            str(layer["id"].iloc[position]),
+            "no_table_row",
+            f"{layer['name'].iloc[position]}: no row in {spec.key}",
+        )
+        for position in np.flatnonzero(~feature_keys.isin(matched).to_numpy())
+    ]
+    return findings
+
+
+def _closest(value: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(value, candidates, n=2, cutoff=0.6)
+    return f"; closest: {', '.join(close)}" if close else ""
+
+
+def assign_hamlets(
+    hamlets: gpd.GeoDataFrame, units: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, list[Finding]]:
+    """Give each hamlet the id of its commune (``unit_id``).
+
+    A hamlet layer with a ``unit`` field keeps it (checked against the units);
+    otherwise each hamlet goes to the unit it overlaps most. A hamlet with
+    less than :data:`MIN_HAMLET_SHARE` of its area in that unit is reported.
+
+    Parameters
+    ----------
+    hamlets, units : geopandas.GeoDataFrame
+        Validated layers in the same projected CRS.
+
+    Returns
+    -------
+    hamlets : geopandas.GeoDataFrame
+        A copy with ``unit_id``.
+    findings : list of Finding
+
+    Raises
+    ------
+    ValidationError
+        If a hamlet lies outside every unit, or names a unit that does not exist.
+    """
+    assigned = hamlets.copy()
+    findings: list[Finding] = []
+    if "unit" in hamlets.columns:
+        unknown = sorted(set(hamlets["unit"].dropna()) - set(units["id"]))
+        if unknown:
+            raise ValidationError(
+                f"layers.hamlets: field unit names {', '.join(unknown)}, not ids of layers.units"
+            )
+        assigned["unit_id"] = hamlets["unit"]
+        return assigned.drop(columns="unit"), findings
+    hamlet_geoms = hamlets.geometry.to_numpy()
+    unit_geoms = units.geometry.to_numpy()
+    pairs = shapely.STRtree(unit_geoms).query(hamlet_geoms, predicate="intersects")
+    overlap = shapely.area(shapely.intersection(hamlet_geoms[pairs[0]], unit_geoms[pairs[1]]))
+    table = pd.DataFrame({"hamlet": pairs[0], "unit": pairs[1], "overlap": overlap})
+    table = table.loc[table["overlap"] > 0]
+    best = table.sort_values("overlap", ascending=False).drop_duplicates("hamlet")
+    outside = sorted(set(range(len(hamlets))) - set(best["hamlet"]))
+    if outside:
+        ids = ", ".join(str(hamlets["id"].iloc[i]) for i in outside[:10])
+        raise ValidationError(
+            f"layers.hamlets: hamlet {ids} lies outside every unit of layers.units; check "
+            "the CRS of both layers or remove it"
+        )
+    best = best.set_index("hamlet").sort_index()
+    assigned["unit_id"] = units["id"].to_numpy()[best["unit"].to_numpy()]
+    share = best["overlap"].to_numpy() / shapely.area(hamlet_geoms)
+    findings = [
+        Finding(
+            "hamlets",
+            str(hamlets["id"].iloc[position]),
+            "ambiguous_unit",
+            f"only {share[position]:.0%} of the hamlet lies in unit "
+            f"{assigned['unit_id'].iloc[position]}, its largest overlap",
+            float(share[position]),
+        )
+        for position in np.flatnonzero(share < MIN_HAMLET_SHARE)
+    ]
+    return assigned, findings

@@ -1,0 +1,135 @@
+"""User-facing labels: Vietnamese first, English alongside.
+
+Every column the pipeline writes has an entry here (or matches one of the
+prefix patterns), so maps, tables and workbooks label it the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+
+class Label(NamedTuple):
+    """A bilingual label with its unit of measure."""
+
+    vi: str
+    en: str
+    unit: str = ""
+
+
+STATUS_LABELS: dict[str, Label] = {
+    "pass": Label("Đạt", "Meets the standard"),
+    "fail": Label("Chưa đạt", "Does not meet the standard"),
+    "not_assessed": Label("Chưa đánh giá", "Not assessed (no data)"),
+}
+"""Criterion status → label, in legend order."""
+
+CONFIDENCE_LABELS: dict[str, Label] = {
+    "verified": Label("Đã kiểm chứng", "Verified"),
+    "secondary": Label("Nguồn thứ cấp", "Secondary source"),
+    "unknown": Label("Chưa kiểm chứng nguồn", "Source not verified"),
+}
+"""Confidence of a criterion's threshold and source → label."""
+
+NO_DATA_LABEL = Label("Chưa có dữ liệu", "No data")
+"""Shown wherever a value is missing (maps, legends, tables)."""
+
+LEVEL_LABELS: dict[str, Label] = {
+    "unit": Label("Xã / phường", "Commune / ward"),
+    "hamlet": Label("Thôn / xóm / tổ dân phố", "Hamlet"),
+}
+
+COLUMN_LABELS: dict[str, Label] = {
+    "id": Label("Mã", "Code"),
+    "name": Label("Tên", "Name"),
+    "unit_id": Label("Mã xã / phường", "Commune code"),
+    "area_km2": Label("Diện tích tự nhiên", "Natural area", "km²"),
+    "population": Label("Dân số", "Population", "người"),
+    "population_source": Label("Nguồn số dân", "Population from"),
+    "households": Label("Số hộ", "Households", "hộ"),
+    "density_per_km2": Label("Mật độ dân số", "Population density", "người/km²"),
+    "landuse_covered_km2": Label(
+        "Diện tích có dữ liệu sử dụng đất", "Area with land-use data", "km²"
+    ),
+    "agricultural_share_pct": Label("Tỷ lệ đất nông nghiệp", "Agricultural land share", "%"),
+    "non_agricultural_share_pct": Label(
+        "Tỷ lệ đất phi nông nghiệp", "Non-agricultural land share", "%"
+    ),
+    "unused_share_pct": Label("Tỷ lệ đất chưa sử dụng", "Unused land share", "%"),
+    "road_km": Label("Chiều dài đường", "Road length", "km"),
+    "road_density_km_per_km2": Label("Mật độ đường", "Road density", "km/km²"),
+    "ward_verdict": Label("Kết luận tiêu chuẩn phường", "Ward-standard verdict"),
+    "status": Label("Kết quả", "Status"),
+}
+
+LANDUSE_GROUP_LABELS: dict[str, Label] = {
+    "agricultural": Label("Đất nông nghiệp", "Agricultural land"),
+    "non_agricultural": Label("Đất phi nông nghiệp", "Non-agricultural land"),
+    "unused": Label("Đất chưa sử dụng", "Unused land"),
+}
+
+INFRASTRUCTURE_LABELS: dict[str, Label] = {
+    "school": Label("Trường học", "School"),
+    "kindergarten": Label("Trường mầm non", "Kindergarten"),
+    "health_station": Label("Trạm y tế / cơ sở y tế", "Health station"),
+    "cultural_house": Label("Nhà văn hóa", "Cultural house"),
+    "market": Label("Chợ", "Market"),
+    "sports_ground": Label("Sân thể thao", "Sports ground"),
+    "university": Label("Trường đại học / cao đẳng", "University / college"),
+    "place_of_worship": Label("Cơ sở tôn giáo", "Place of worship"),
+    "administration": Label("Trụ sở hành chính", "Administration"),
+    "other": Label("Khác", "Other"),
+}
+
+SURFACE_LABELS: dict[str, Label] = {
+    "asphalt": Label("Nhựa", "Asphalt"),
+    "concrete": Label("Bê tông", "Concrete"),
+    "gravel": Label("Cấp phối / sỏi", "Gravel"),
+    "earth": Label("Đất", "Earth"),
+    "unknown": Label("Không rõ", "Unknown"),
+}
+
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^landuse_(?P<key>[A-Za-z0-9]+)_km2$"), "landuse"),
+    (re.compile(r"^count_(?P<key>\w+)$"), "count"),
+    (re.compile(r"^road_(?P<key>\w+)_km$"), "road"),
+]
+
+
+def column_label(column: str) -> Label:
+    """Return the bilingual label of an output column.
+
+    Parameters
+    ----------
+    column : str
+        Column name as written by the pipeline, e.g. ``"area_km2"``,
+        ``"landuse_LUA_km2"``, ``"count_school"`` or ``"road_concrete_km"``.
+
+    Returns
+    -------
+    Label
+        The label; an unknown column is labelled by its own name.
+
+    Examples
+    --------
+    >>> column_label("count_school").vi
+    'Số Trường học'
+    >>> column_label("landuse_LUA_km2").unit
+    'km²'
+    """
+    if column in COLUMN_LABELS:
+        return COLUMN_LABELS[column]
+    for pattern, kind in _PATTERNS:
+        match = pattern.match(column)
+        if match is None:
+            continue
+        key = match["key"]
+        if kind == "landuse":
+            return Label(f"Đất {key}", f"Land use {key}", "km²")
+        if kind == "count":
+            base = INFRASTRUCTURE_LABELS.get(key, Label(key, key))
+            return Label(f"Số {base.vi}", f"Number of {base.en.lower()}", "")
+        surface = SURFACE_LABELS.get(key, Label(key, key))
+        return Label(f"Đường {surface.vi.lower()}", f"{surface.en} roads", "km")
+    return Label(column, column)

@@ -1,0 +1,137 @@
+"""Write a run's results: tables (CSV), GeoPackage and the HTML map.
+
+All files are first written to a temporary folder beside the output folder
+and moved into place only when every one of them is complete, so a failed
+run leaves earlier outputs as they were.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.labels import STATUS_LABELS
+from geo.names import slug
+from geo.pipeline import RunResult
+
+OUTPUT_FILES = (
+    "map.html",
+    "criteria.csv",
+    "units.csv",
+    "hamlets.csv",
+    "findings.csv",
+    "results.gpkg",
+)
+CSV_ENCODING = "utf-8-sig"
+"""UTF-8 with a byte-order mark, so Excel shows Vietnamese diacritics."""
+
+
+def default_out_dir(result: RunResult, base: Path | None = None) -> Path:
+    """Return ``maps/<project-slug>`` under ``base`` (default: the current folder)."""
+    return (base or Path.cwd()) / "maps" / slug(result.project.name)
+
+
+def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
+    """Write every output of a run into ``out_dir``, atomically.
+
+    Parameters
+    ----------
+    result : RunResult
+    out_dir : str or Path
+        Created if needed. Files of the same names are replaced.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    writers: dict[str, Callable[[Path], None]] = {
+        "map.html": lambda path: _write_text(path, render_result_map(result)),
+        "criteria.csv": lambda path: _write_csv(result.criteria, path),
+        "units.csv": lambda path: _write_csv(_table(result.units), path),
+        "findings.csv": lambda path: _write_csv(result.findings, path),
+        "results.gpkg": lambda path: write_geopackage(result, path),
+    }
+    if result.hamlets is not None:
+        writers["hamlets.csv"] = lambda path: _write_csv(_table(result.hamlets), path)
+    staging = Path(tempfile.mkdtemp(prefix=".geo-run-", dir=out))
+    try:
+        for name, write in writers.items():
+            write(staging / name)
+        written = []
+        for name in writers:
+            (staging / name).replace(out / name)
+            written.append(out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def _table(zones: gpd.GeoDataFrame) -> pd.DataFrame:
+    return pd.DataFrame(zones.drop(columns=zones.geometry.name))
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, encoding=CSV_ENCODING, float_format="%.6g", lineterminator="\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def write_geopackage(result: RunResult, path: Path) -> None:
+    """Write layers ``units`` and ``hamlets`` (indicators and statuses) to a GeoPackage.
+
+    Each layer also gets, per criterion, ``status_<criterion>`` and
+    ``gap_<criterion>`` columns (dots in criterion ids become underscores).
+    """
+    for level, zones in (("unit", result.units), ("hamlet", result.hamlets)):
+        if zones is None:
+            continue
+        layer = _with_statuses(zones, result.criteria, level)
+        layer.to_file(path, layer=f"{level}s", driver="GPKG", engine="pyogrio")
+
+
+def _with_statuses(zones: gpd.GeoDataFrame, criteria: pd.DataFrame, level: str) -> gpd.GeoDataFrame:
+    rows = criteria.loc[criteria["level"] == level]
+    layer = zones.copy()
+    for criterion, group in rows.groupby("criterion", sort=True):
+        key = str(criterion).replace(".", "_")
+        by_id = group.set_index("id")
+        layer[f"status_{key}"] = layer["id"].map(by_id["status"])
+        layer[f"gap_{key}"] = layer["id"].map(by_id["gap"]).astype("float64")
+    return layer
+
+
+def render_result_map(result: RunResult) -> str:
+    """Render the run's interactive map as one self-contained HTML document."""
+    from geo.webmap import render_map
+
+    project = result.project
+    standard = result.standard
+    notes = [note for note in (project.note,) if note]
+    notes += [f"Chưa kiểm tra / not checked: {item}" for item in standard.not_checked]
+    sources = [s for s in (project.sources,) if s]
+    sources.append(f"{standard.name_vi} / {standard.name_en}")
+    subtitle = (
+        f"Tiêu chuẩn áp dụng ngày / standards as of {project.as_of:%d/%m/%Y}: {standard.name_vi}"
+        f" — {STATUS_LABELS['pass'].vi} / {STATUS_LABELS['fail'].vi} theo dân số và diện tích"
+    )
+    return render_map(
+        result.units,
+        result.hamlets,
+        result.criteria,
+        infrastructure=result.infrastructure,
+        roads=result.roads,
+        title=f"{project.name} — Tiêu chuẩn phường / Ward standards",
+        subtitle=subtitle,
+        notes=notes,
+        sources=sources,
+    )

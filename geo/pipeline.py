@@ -1,0 +1,216 @@
+"""The whole analysis: read → validate → join → indicators → criteria.
+
+:func:`run` takes a :class:`~geo.project.Project` and returns a
+:class:`RunResult`; :mod:`geo.outputs` writes it. Data flows one way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo import criteria as crit
+from geo import indicators
+from geo.join import assign_hamlets, join_table
+from geo.project import Project
+from geo.read import read_layer, read_table
+from geo.validate import Finding, validate_layer
+
+POPULATION_TOLERANCE = 0.005
+"""Relative difference between a unit's population and its hamlets' sum that is reported."""
+
+
+@dataclass
+class RunResult:
+    """Everything one run computed, in the project CRS.
+
+    Attributes
+    ----------
+    project : Project
+    standard : CriteriaSet
+        The ward standard in force on ``project.as_of``.
+    units, hamlets : geopandas.GeoDataFrame
+        Features with their indicators (``hamlets`` is None without a hamlet layer).
+        ``units`` carries ``ward_verdict``.
+    criteria : pandas.DataFrame
+        One row per feature and criterion (:data:`geo.criteria.CRITERIA_COLUMNS`).
+    findings : pandas.DataFrame
+        Repairs, unmatched rows and other data-quality notes.
+    landuse, infrastructure, roads : geopandas.GeoDataFrame or None
+        The validated inputs, for the map.
+    """
+
+    project: Project
+    standard: crit.CriteriaSet
+    units: gpd.GeoDataFrame
+    hamlets: gpd.GeoDataFrame | None
+    criteria: pd.DataFrame
+    findings: pd.DataFrame
+    landuse: gpd.GeoDataFrame | None = None
+    infrastructure: gpd.GeoDataFrame | None = None
+    roads: gpd.GeoDataFrame | None = None
+    sets: list[crit.CriteriaSet] = field(default_factory=list)
+
+
+def run(project: Project) -> RunResult:
+    """Run the analysis of a project.
+
+    Parameters
+    ----------
+    project : Project
+        A loaded project (:func:`geo.project.load_project`).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    GeoInputError
+        On any bad input, with a message naming the file and feature or row.
+    """
+    findings: list[Finding] = []
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    for role, spec in project.layers.items():
+        layer, found = validate_layer(read_layer(spec), spec, project.crs)
+        layers[role] = layer
+        findings += found
+    for table in project.tables.values():
+        layers[table.joins], found = join_table(layers[table.joins], read_table(table), table)
+        findings += found
+    if "landuse" in layers:
+        findings += indicators.unknown_landuse_codes(layers["landuse"])
+    units = layers["units"]
+    hamlets = layers.get("hamlets")
+    if hamlets is not None:
+        hamlets, found = assign_hamlets(hamlets, units)
+        findings += found
+        hamlets = _with_indicators(hamlets, layers)
+    units = _with_indicators(units, layers)
+    units = _unit_population(units, hamlets, project, findings)
+    for zones in (units, hamlets):
+        if zones is not None:
+            zones["density_per_km2"] = indicators.density_per_km2(
+                zones["population"], zones["area_km2"]
+            )
+    sets = crit.bundled_sets()
+    standard = crit.set_in_force(sets, project.as_of)
+    rows = [crit.evaluate(standard, units, level="unit", variant=project.ward_of)]
+    if hamlets is not None:
+        rows.append(crit.evaluate(standard, hamlets, level="hamlet", variant=project.ward_of))
+    criteria_rows = pd.concat([r for r in rows if not r.empty] or rows, ignore_index=True)
+    unit_rows = criteria_rows.loc[criteria_rows["level"] == "unit"]
+    units["ward_verdict"] = units["id"].map(crit.verdicts(unit_rows)).fillna("not_assessed")
+    return RunResult(
+        project=project,
+        standard=standard,
+        units=_ordered(units),
+        hamlets=None if hamlets is None else _ordered(hamlets),
+        criteria=criteria_rows,
+        findings=pd.DataFrame(
+            [f.__dict__ for f in findings], columns=["layer", "feature", "kind", "message", "value"]
+        ),
+        landuse=layers.get("landuse"),
+        infrastructure=layers.get("infrastructure"),
+        roads=layers.get("roads"),
+        sets=[standard],
+    )
+
+
+def _with_indicators(
+    zones: gpd.GeoDataFrame, layers: dict[str, gpd.GeoDataFrame]
+) -> gpd.GeoDataFrame:
+    zones = zones.copy()
+    zones["area_km2"] = indicators.area_km2(zones)
+    for column in ("population", "households"):
+        if column not in zones.columns:
+            zones[column] = np.nan
+    parts = []
+    if "landuse" in layers:
+        parts.append(indicators.landuse_indicators(layers["landuse"], zones))
+    if "infrastructure" in layers:
+        parts.append(indicators.infrastructure_counts(layers["infrastructure"], zones))
+    if "roads" in layers:
+        parts.append(indicators.road_indicators(layers["roads"], zones))
+    if parts:
+        zones = pd.concat([zones, *parts], axis=1)
+    return gpd.GeoDataFrame(zones, geometry="geometry", crs=layers["units"].crs)
+
+
+def _unit_population(
+    units: gpd.GeoDataFrame,
+    hamlets: gpd.GeoDataFrame | None,
+    project: Project,
+    findings: list[Finding],
+) -> gpd.GeoDataFrame:
+    """Fill unit population and households from the layer, a table, or the sum of hamlets.
+
+    A unit figure given in the units layer or a table joined to units is kept;
+    otherwise, when every hamlet of the unit has a figure, their sum is used.
+    ``population_source`` says which, per unit.
+    """
+    units = units.copy()
+    given = units["population"].notna()
+    unit_tables = [t.key for t in project.tables.values() if t.joins == "units"]
+    label = unit_tables[-1] if unit_tables else "layers.units"
+    source = pd.Series(np.where(given, label, "none"), index=units.index, dtype="object")
+    if hamlets is None:
+        units["population_source"] = source
+        return units
+    for column in ("population", "households"):
+        hamlet_sum = _complete_sums(hamlets, column, units["id"])
+        known = units[column].notna()
+        fill = ~known & hamlet_sum.notna()
+        units.loc[fill, column] = hamlet_sum[fill]
+        if column == "population":
+            source[fill] = "sum of hamlets"
+        differ = (
+            known
+            & hamlet_sum.notna()
+            & ((units[column] - hamlet_sum).abs() > POPULATION_TOLERANCE * units[column])
+        )
+        findings += [
+            Finding(
+                "units",
+                str(ident),
+                f"{column}_mismatch",
+                f"unit {column} {value:.0f} differs from the sum of its hamlets {summed:.0f}; "
+                "the unit figure is used",
+                float(value - summed),
+            )
+            for ident, value, summed in zip(
+                units.loc[differ, "id"], units.loc[differ, column], hamlet_sum[differ], strict=True
+            )
+        ]
+    units["population_source"] = source
+    return units
+
+
+def _complete_sums(hamlets: pd.DataFrame, column: str, unit_ids: pd.Series) -> pd.Series:
+    """Sum a hamlet column per unit, NaN where any hamlet of the unit lacks a value."""
+    grouped = hamlets.groupby("unit_id")[column]
+    complete = grouped.count() == grouped.size()
+    sums = grouped.sum().where(complete)
+    return unit_ids.map(sums).astype("float64")
+
+
+_LEADING = [
+    "id",
+    "name",
+    "unit_id",
+    "area_km2",
+    "population",
+    "population_source",
+    "households",
+    "density_per_km2",
+]
+
+
+def _ordered(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    leading = [c for c in _LEADING if c in zones.columns]
+    trailing = [c for c in ("ward_verdict", "geometry") if c in zones.columns]
+    middle = [c for c in zones.columns if c not in leading and c not in trailing]
+    return zones[leading + middle + trailing]

@@ -1,0 +1,128 @@
+"""The command line, end to end, on the tiny project: every output checked by content."""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+
+from geo.cli import main
+
+
+@pytest.fixture
+def outputs(tiny_project, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(tiny_project), "--out", str(out)]) == 0
+    return out, capsys.readouterr().out
+
+
+def test_run_writes_every_output(outputs):
+    out, printed = outputs
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "criteria.csv",
+        "findings.csv",
+        "hamlets.csv",
+        "map.html",
+        "results.gpkg",
+        "units.csv",
+    ]
+    assert "001 Xã Thử Nghiệm: Đạt / pass" in printed
+    assert "002 Xã Bên Cạnh: Chưa đạt / fail" in printed
+    assert "criteria: pass 2, fail 2, not_assessed 0" in printed
+
+
+def test_criteria_csv(outputs):
+    out, _ = outputs
+    raw = (out / "criteria.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the diacritics right
+    rows = pd.read_csv(out / "criteria.csv", encoding="utf-8-sig", dtype={"id": str})
+    for column in [
+        "level",
+        "id",
+        "name",
+        "criterion",
+        "value",
+        "threshold",
+        "status",
+        "gap",
+        "source",
+        "confidence",
+    ]:
+        assert column in rows.columns
+    rows = rows.set_index(["id", "criterion"])
+    assert rows.loc[("001", "ward.population"), "value"] == 7_000
+    assert rows.loc[("001", "ward.population"), "threshold"] == 7_000
+    assert rows.loc[("001", "ward.population"), "status"] == "pass"
+    assert rows.loc[("002", "ward.population"), "gap"] == 3_001
+    assert rows.loc[("002", "ward.area"), "status"] == "fail"
+    assert rows.loc[("002", "ward.area"), "gap"] == pytest.approx(1.5, abs=1e-5)
+    assert rows.loc[("002", "ward.area"), "name"] == "Xã Bên Cạnh"
+    assert set(rows["confidence"]) == {"verified"}
+    assert rows["source"].str.contains("Điều 8").all()
+
+
+def test_units_and_hamlets_csv(outputs):
+    out, _ = outputs
+    units = pd.read_csv(out / "units.csv", encoding="utf-8-sig", dtype={"id": str}).set_index("id")
+    assert units.loc["001", "area_km2"] == pytest.approx(6.0, abs=1e-5)
+    assert units.loc["001", "density_per_km2"] == pytest.approx(1166.67, abs=0.01)
+    assert units.loc["002", "population_source"] == "sum of hamlets"
+    assert units.loc["002", "ward_verdict"] == "fail"
+    hamlets = pd.read_csv(out / "hamlets.csv", encoding="utf-8-sig").set_index("id")
+    assert hamlets.loc["A1", "name"] == "Xóm Cây Thị"
+    assert hamlets["population"].sum() == 10_999
+    assert hamlets.loc["A2", "landuse_LUA_km2"] == pytest.approx(0.01)
+    assert (out / "findings.csv").read_text(
+        encoding="utf-8-sig"
+    ).strip() == "layer,feature,kind,message,value"
+
+
+def test_geopackage(outputs):
+    out, _ = outputs
+    layers = {name for name, _ in pyogrio.list_layers(out / "results.gpkg")}
+    assert layers == {"units", "hamlets"}
+    units = gpd.read_file(out / "results.gpkg", layer="units")
+    assert units.crs.to_epsg() == 9213
+    assert units["status_ward_population"].tolist() == ["pass", "fail"]
+    assert units["gap_ward_area"].tolist() == pytest.approx([0.0, 1.5], abs=1e-5)
+    assert units.area.sum() == pytest.approx(10e6, rel=1e-6)
+    hamlets = gpd.read_file(out / "results.gpkg", layer="hamlets")
+    assert sorted(hamlets["name"]) == ["Thôn Đồng Kiệm", "Xóm Cây Thị", "Xóm Khuôn 1"]
+
+
+def test_map_is_self_contained(outputs):
+    out, _ = outputs
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert not re.findall(r"""(?:src|href)\s*=\s*["']?https?://""", html)
+    assert "Xóm Cây Thị" in html or "X\\u00f3m C\\u00e2y Th\\u1ecb" in html
+    assert "Chưa đạt" in html
+
+
+def test_rerun_replaces_outputs_and_leaves_no_staging(tiny_project, outputs):
+    out, _ = outputs
+    assert main(["run", str(tiny_project), "--out", str(out), "--as-of", "2026-01-01"]) == 0
+    rows = pd.read_csv(out / "criteria.csv", encoding="utf-8-sig")
+    assert set(rows["set"]) == {"ward-2026"}
+    assert not [p for p in out.iterdir() if p.name.startswith(".geo-run-")]
+
+
+def test_bad_input_exits_2_with_one_line(tiny_project, tmp_path, capsys):
+    (tiny_project / "hamlets.gpkg").unlink()
+    out = tmp_path / "out"
+    assert main(["run", str(tiny_project), "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0
+    assert error.startswith("geo: error: layers.hamlets.path = ")
+    assert error.endswith("hamlets.gpkg: file not found")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_bad_date_is_a_usage_error(tiny_project, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["run", str(tiny_project), "--as-of", "01/03/2025"])
+    assert caught.value.code == 2
+    assert "not a date YYYY-MM-DD" in capsys.readouterr().err

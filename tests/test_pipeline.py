@@ -1,0 +1,153 @@
+"""The whole analysis on the tiny project: joins, indicators, verdicts, errors."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from conftest import VN2000_TN, square
+
+import geo
+from geo.errors import JoinError, LayerReadError, NoCrsError, ValidationError
+
+
+@pytest.fixture
+def result(tiny_project):
+    return geo.run(geo.load_project(tiny_project))
+
+
+def test_units_indicators(result):
+    units = result.units.set_index("id")
+    assert units.loc["001", "area_km2"] == pytest.approx(6.0, abs=1e-6)
+    assert units.loc["002", "area_km2"] == pytest.approx(4.0, abs=1e-6)
+    assert units["population"].tolist() == [7_000, 3_999]
+    assert units["households"].tolist() == [1_950, 1_000]
+    assert units["population_source"].tolist() == ["sum of hamlets", "sum of hamlets"]
+    assert units.loc["001", "density_per_km2"] == pytest.approx(7_000 / 6, rel=1e-6)
+    assert units.loc["001", "road_km"] == pytest.approx(3.0, abs=1e-5)
+    assert units.loc["001", "count_cultural_house"] == 2
+    assert units.loc["002", "count_market"] == 1
+    assert units.loc["001", "landuse_LUA_km2"] == pytest.approx(0.02, abs=1e-7)
+    assert units["ward_verdict"].tolist() == ["pass", "fail"]
+
+
+def test_hamlets_joined_by_name_and_split_exactly(result):
+    hamlets = result.hamlets.set_index("id")
+    assert hamlets["unit_id"].to_dict() == {"A1": "001", "A2": "001", "B1": "002"}
+    # "4.000" in the table is Vietnamese for four thousand
+    assert hamlets["population"].to_dict() == {"A1": 4_000, "A2": 3_000, "B1": 3_999}
+    assert hamlets.loc["A1", "landuse_LUA_km2"] == pytest.approx(0.01, abs=1e-9)
+    assert hamlets.loc["A2", "landuse_LUA_km2"] == pytest.approx(0.01, abs=1e-9)
+    assert hamlets.loc["A1", "agricultural_share_pct"] == pytest.approx(200 / 3)
+    assert hamlets.loc["A1", "count_school"] == 1
+    assert hamlets["road_km"].tolist() == pytest.approx([1.5, 1.5, 2.0])
+
+
+def test_criteria_rows(result):
+    rows = result.criteria.set_index(["id", "criterion"])
+    assert rows.loc[("001", "ward.population"), "status"] == "pass"  # exactly 7,000
+    assert rows.loc[("002", "ward.population"), "gap"] == 3_001
+    assert rows.loc[("002", "ward.area"), "gap"] == pytest.approx(1.5, abs=1e-6)
+    assert set(result.criteria["set"]) == {"ward-2023"}
+    assert result.findings.empty
+
+
+def test_after_2026_the_same_communes_fail_population(tiny_project):
+    result = geo.run(geo.load_project(tiny_project, as_of=date(2026, 1, 1)))
+    rows = result.criteria.set_index(["id", "criterion"])
+    assert rows.loc[("001", "ward.population"), "threshold"] == 21_000
+    assert rows.loc[("001", "ward.population"), "gap"] == 14_000
+    assert result.units["ward_verdict"].tolist() == ["fail", "fail"]
+
+
+def test_unit_population_from_the_units_layer_wins_and_mismatch_is_reported(tiny_project):
+    units = gpd.read_file(tiny_project / "communes.geojson")
+    units["pop"] = [7_100, None]
+    units.to_file(tiny_project / "communes.geojson", driver="GeoJSON")
+    text = (tiny_project / "project.toml").read_text(encoding="utf-8")
+    text = text.replace('name = "TEN"', 'name = "TEN"\npopulation = "pop"')
+    (tiny_project / "project.toml").write_text(text, encoding="utf-8")
+    result = geo.run(geo.load_project(tiny_project))
+    assert result.units["population"].tolist() == [7_100, 3_999]
+    assert result.units["population_source"].tolist() == ["layers.units", "sum of hamlets"]
+    [finding] = result.findings.itertuples()
+    assert (finding.kind, finding.feature, finding.value) == ("population_mismatch", "001", 100.0)
+
+
+def test_unmatched_table_row_is_reported_with_the_closest_name(tiny_project):
+    path = tiny_project / "population.csv"
+    table = pd.read_csv(path, dtype=str)
+    table.loc[1, "name"] = "Khuon Mot"
+    table.to_csv(path, index=False)
+    result = geo.run(geo.load_project(tiny_project))
+    kinds = result.findings.set_index("kind")
+    assert kinds.loc["unmatched_row", "feature"] == "Khuon Mot"
+    assert kinds.loc["no_table_row", "feature"] == "A2"
+    # A2 has no population, so commune 001 cannot be summed: not assessed, not failed
+    rows = result.criteria.set_index(["id", "criterion"])
+    assert rows.loc[("001", "ward.population"), "status"] == "not_assessed"
+    assert result.units.set_index("id").loc["001", "population_source"] == "none"
+
+
+def test_duplicate_table_rows_are_refused(tiny_project):
+    path = tiny_project / "population.csv"
+    table = pd.read_csv(path, dtype=str)
+    pd.concat([table, table.iloc[[0]]]).to_csv(path, index=False)
+    with pytest.raises(JoinError, match="repeats xom cay thi"):
+        geo.run(geo.load_project(tiny_project))
+
+
+def test_hamlet_outside_every_unit_is_refused(tiny_project):
+    hamlets = gpd.read_file(tiny_project / "hamlets.gpkg", layer="xom")
+    hamlets.loc[len(hamlets)] = ["Z9", "Xóm Lạc", square(20_000, 0, 100, 100)]
+    hamlets.to_file(tiny_project / "hamlets.gpkg", layer="xom", driver="GPKG")
+    with pytest.raises(ValidationError, match="hamlet Z9 lies outside every unit"):
+        geo.run(geo.load_project(tiny_project))
+
+
+def test_duplicate_ids_and_missing_fields_are_refused(tiny_project):
+    hamlets = gpd.read_file(tiny_project / "hamlets.gpkg", layer="xom")
+    hamlets.loc[2, "code"] = "A1"
+    hamlets.to_file(tiny_project / "hamlets.gpkg", layer="xom", driver="GPKG")
+    with pytest.raises(ValidationError, match="id A1 is used by more than one feature"):
+        geo.run(geo.load_project(tiny_project))
+    text = (
+        (tiny_project / "project.toml")
+        .read_text(encoding="utf-8")
+        .replace('id = "MA"', 'id = "MAXA"')
+    )
+    (tiny_project / "project.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(
+        ValidationError, match="'MAXA' named in the project file is not in the layer"
+    ):
+        geo.run(geo.load_project(tiny_project))
+
+
+def test_missing_file_and_missing_crs(tiny_project):
+    (tiny_project / "roads.prj").unlink()
+    with pytest.raises(NoCrsError, match=r"layers\.roads \(roads\.shp\): the layer has no CRS"):
+        geo.run(geo.load_project(tiny_project))
+    (tiny_project / "landuse.fgb").unlink()
+    with pytest.raises(LayerReadError, match="file not found"):
+        geo.run(geo.load_project(tiny_project))
+
+
+def test_invalid_polygon_is_repaired_on_record(tiny_project):
+    bowtie = gpd.GeoSeries.from_wkt(
+        [
+            "POLYGON ((430100 2385100, 430200 2385200, 430200 2385100, 430100 2385200, 430100 2385100))"
+        ],
+        crs=VN2000_TN,
+    )
+    landuse = gpd.read_file(tiny_project / "landuse.fgb")
+    landuse.loc[len(landuse)] = ["HNK", bowtie.iloc[0]]
+    landuse.to_file(tiny_project / "landuse.fgb", driver="FlatGeobuf")
+    result = geo.run(geo.load_project(tiny_project))
+    [finding] = result.findings.itertuples()
+    assert finding.kind == "geometry_repaired"
+    assert "Self-intersection" in finding.message
+    # the bow-tie's two triangles hold 5,000 m²; shapely's signed area of the ring was 0
+    assert finding.value == pytest.approx(5_000.0)
+    assert result.hamlets.set_index("id").loc["A1", "landuse_HNK_km2"] == pytest.approx(0.005)
