@@ -93,6 +93,7 @@ _UI: Final[dict[str, Label]] = {
     "gap": Label("Còn thiếu", "Gap"),
     "source": Label("Nguồn", "Source"),
     "sources": Label("Nguồn dữ liệu", "Sources"),
+    "notesAndSources": Label("Ghi chú và nguồn dữ liệu", "Notes and data sources"),
     "note": Label("Ghi chú", "Note"),
     "code": COLUMN_LABELS["id"],
     "name": COLUMN_LABELS["name"],
@@ -578,7 +579,9 @@ wardMapInit({{ this.map_name }}, JSON.parse(document.getElementById("wm-data").t
 def _offline_map(bounds: list[list[float]], title: str) -> folium.Map:
     """Return a folium map with no tiles, no CDN links and a fixed element id."""
     center = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-    fmap = folium.Map(location=center, tiles=None, zoom_start=12, zoom_control=False)
+    fmap = folium.Map(
+        location=center, tiles=None, zoom_start=12, zoom_control=False, zoom_snap=0.25
+    )
     fmap.default_js = []
     fmap.default_css = []
     fmap._id = "ward"  # fixed id: deterministic output

@@ -294,7 +294,8 @@ def test_bounds_fit_the_units(html: str, data: dict[str, Any]) -> None:
     west, south, east, north = make_units().to_crs(4326).total_bounds
     (s, w), (n, e) = data["bounds"]
     assert (s, w, n, e) == pytest.approx((south, west, north, east), abs=1e-6)
-    assert "map.fitBounds(data.bounds" in app_script(html)
+    assert "fitClearOfPanels(map, data.bounds)" in app_script(html)
+    assert "map.fitBounds(bounds" in app_script(html)
 
 
 def app_script(html: str) -> str:

@@ -439,14 +439,23 @@
     if (t.subtitle) {
       box.appendChild(el("div", "wm-subtitle", t.subtitle));
     }
-    t.notes.forEach(function (note) {
-      box.appendChild(el("div", "wm-title-note", note));
-    });
-    if (t.sources.length) {
-      box.appendChild(el("div", "wm-sources-h", bi(data.ui.sources) + ":"));
-      var list = el("ul", "wm-sources");
-      t.sources.forEach(function (s) { list.appendChild(el("li", null, s)); });
-      box.appendChild(list);
+    /* The first note (e.g. "illustrative data") stays in view; the rest folds away. */
+    if (t.notes.length) {
+      box.appendChild(el("div", "wm-title-note", t.notes[0]));
+    }
+    if (t.notes.length > 1 || t.sources.length) {
+      var details = el("details", "wm-details");
+      details.appendChild(el("summary", null, bi(data.ui.notesAndSources)));
+      t.notes.slice(1).forEach(function (note) {
+        details.appendChild(el("div", "wm-title-note", note));
+      });
+      if (t.sources.length) {
+        details.appendChild(el("div", "wm-sources-h", bi(data.ui.sources) + ":"));
+        var list = el("ul", "wm-sources");
+        t.sources.forEach(function (s) { list.appendChild(el("li", null, s)); });
+        details.appendChild(list);
+      }
+      box.appendChild(details);
     }
     control.onAdd = function () {
       L.DomEvent.disableClickPropagation(box);
@@ -500,10 +509,24 @@
     titleControl(map, data);
     L.control.zoom({ position: "topleft" }).addTo(map);
     L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
-    map.fitBounds(data.bounds, { padding: [24, 24] });
     var overlays = buildOverlays(data);
     layerSwitcher(map, data, overlays);
     exclusiveGroups(map, overlays);
     legendControl(map, overlays);
+    fitClearOfPanels(map, data.bounds);
   };
+
+  /* Fit the features between the title block (left) and the legend (right) when the
+   * window is wide enough; on a narrow screen the panels overlap the map instead. */
+  function fitClearOfPanels(map, bounds) {
+    var width = map.getSize().x;
+    var title = document.getElementById("wm-title").offsetWidth;
+    var legendNode = document.getElementById("wm-legend");
+    var legend = legendNode ? legendNode.offsetWidth : 0;
+    var wide = width - title - legend > 320;
+    map.fitBounds(bounds, {
+      paddingTopLeft: [wide ? title + 24 : 24, 24],
+      paddingBottomRight: [wide ? legend + 24 : 24, 24]
+    });
+  }
 })(window);
