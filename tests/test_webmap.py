@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from browser import dump_dom, needs_chromium
 from shapely.geometry import LineString, Point, box
 
 from geo.labels import STATUS_LABELS
@@ -486,9 +485,6 @@ def test_format_number_vi(value: float | None, decimals: int, expected: str) -> 
 
 # --------------------------------------------------------------------------- browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-
 # Runs after the map is drawn: turns on two hamlet themes (they are exclusive), opens the
 # popup of the unit named XSS_NAME, then records the switcher's checkboxes.
 PROBE = """<script>
@@ -507,35 +503,6 @@ setTimeout(function () {
   document.body.appendChild(out);
 }, 50);
 </script>"""
-
-
-def dump_dom(html: str, tmp_path: Path) -> str:
-    """Load the page in headless Chromium with every network request refused."""
-    page = tmp_path / "map.html"
-    page.write_text(html, encoding="utf-8")
-    assert CHROMIUM is not None
-    result = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--proxy-server=127.0.0.1:9",
-            "--virtual-time-budget=3000",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout
 
 
 @needs_chromium
