@@ -7,6 +7,8 @@ centroid); only the pairs that cross a boundary are intersected.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -66,16 +68,7 @@ def split_polygons(
     inside its zone keeps its own area, and only pairs crossing a boundary are
     intersected. Areas are identical to an overlay's.
     """
-    parcel_index, zone_index = shapely.STRtree(zones).query(parcels, predicate="intersects")
-    shapely.prepare(zones)
-    inside = shapely.contains_properly(zones[zone_index], parcels[parcel_index])
-    area = shapely.area(parcels[parcel_index])
-    cross = ~inside
-    area[cross] = shapely.area(
-        shapely.intersection(parcels[parcel_index[cross]], zones[zone_index[cross]])
-    )
-    keep = area > 0
-    return parcel_index[keep], zone_index[keep], area[keep]
+    return _split(parcels, zones, shapely.area)
 
 
 def split_lines(lines: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,16 +86,23 @@ def split_lines(lines: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.nd
     length_m : numpy.ndarray of float
         Length of the part of the line inside the zone.
     """
-    line_index, zone_index = shapely.STRtree(zones).query(lines, predicate="intersects")
+    return _split(lines, zones, shapely.length)
+
+
+def _split(
+    geometries: np.ndarray, zones: np.ndarray, measure: Callable[[np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Measure each geometry's part in each zone; intersect only boundary-crossing pairs."""
+    index, zone_index = shapely.STRtree(zones).query(geometries, predicate="intersects")
     shapely.prepare(zones)
-    inside = shapely.contains_properly(zones[zone_index], lines[line_index])
-    length = shapely.length(lines[line_index])
+    inside = shapely.contains_properly(zones[zone_index], geometries[index])
+    amount = measure(geometries[index])
     cross = ~inside
-    length[cross] = shapely.length(
-        shapely.intersection(lines[line_index[cross]], zones[zone_index[cross]])
+    amount[cross] = measure(
+        shapely.intersection(geometries[index[cross]], zones[zone_index[cross]])
     )
-    keep = length > 0
-    return line_index[keep], zone_index[keep], length[keep]
+    keep = amount > 0
+    return index[keep], zone_index[keep], amount[keep]
 
 
 def landuse_indicators(landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> pd.DataFrame:
