@@ -15,9 +15,9 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from geo.labels import STATUS_LABELS
 from geo.names import slug
 from geo.pipeline import RunResult
+from geo.webmap import render_result_map
 
 OUTPUT_FILES = (
     "map.html",
@@ -108,30 +108,3 @@ def _with_statuses(zones: gpd.GeoDataFrame, criteria: pd.DataFrame, level: str) 
         layer[f"status_{key}"] = layer["id"].map(by_id["status"])
         layer[f"gap_{key}"] = layer["id"].map(by_id["gap"]).astype("float64")
     return layer
-
-
-def render_result_map(result: RunResult) -> str:
-    """Render the run's interactive map as one self-contained HTML document."""
-    from geo.webmap import render_map
-
-    project = result.project
-    standard = result.standard
-    notes = [note for note in (project.note,) if note]
-    notes += [f"Chưa kiểm tra / not checked: {item}" for item in standard.not_checked]
-    sources = [s for s in (project.sources,) if s]
-    sources.append(f"{standard.name_vi} / {standard.name_en}")
-    subtitle = (
-        f"Tiêu chuẩn áp dụng ngày / standards as of {project.as_of:%d/%m/%Y}: {standard.name_vi}"
-        f" — {STATUS_LABELS['pass'].vi} / {STATUS_LABELS['fail'].vi} theo dân số và diện tích"
-    )
-    return render_map(
-        result.units,
-        result.hamlets,
-        result.criteria,
-        infrastructure=result.infrastructure,
-        roads=result.roads,
-        title=f"{project.name} — Tiêu chuẩn phường / Ward standards",
-        subtitle=subtitle,
-        notes=notes,
-        sources=sources,
-    )

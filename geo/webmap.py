@@ -18,7 +18,7 @@ from functools import cache
 from html import escape
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import folium
 import geopandas as gpd
@@ -40,7 +40,10 @@ from geo.labels import (
     column_label,
 )
 
-__all__ = ["DENSITY_BREAKS", "format_number_vi", "render_map"]
+if TYPE_CHECKING:
+    from geo.pipeline import RunResult
+
+__all__ = ["DENSITY_BREAKS", "format_number_vi", "render_map", "render_result_map"]
 
 _ASSETS: Final = Path(__file__).parent / "_assets"
 _LEAFLET_DIR: Final = _ASSETS / "leaflet-1.9.4"
@@ -658,3 +661,28 @@ def render_map(
     fmap.add_child(_WardMapElement(fmap.get_name(), _script_safe_json(data)))
     html: str = fmap.get_root().render()
     return html
+
+
+def render_result_map(result: RunResult) -> str:
+    """Render the run's interactive map as one self-contained HTML document."""
+    project = result.project
+    standard = result.standard
+    notes = [note for note in (project.note,) if note]
+    notes += [f"Chưa kiểm tra / not checked: {item}" for item in standard.not_checked]
+    sources = [s for s in (project.sources,) if s]
+    sources.append(f"{standard.name_vi} / {standard.name_en}")
+    subtitle = (
+        f"Tiêu chuẩn áp dụng ngày / standards as of {project.as_of:%d/%m/%Y}: {standard.name_vi}"
+        f" — {STATUS_LABELS['pass'].vi} / {STATUS_LABELS['fail'].vi} theo dân số và diện tích"
+    )
+    return render_map(
+        result.units,
+        result.hamlets,
+        result.criteria,
+        infrastructure=result.infrastructure,
+        roads=result.roads,
+        title=f"{project.name} — Tiêu chuẩn phường / Ward standards",
+        subtitle=subtitle,
+        notes=notes,
+        sources=sources,
+    )

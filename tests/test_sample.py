@@ -9,7 +9,7 @@ import pytest
 from browser import dump_dom, needs_chromium
 
 import geo
-from geo.outputs import render_result_map
+from geo.webmap import render_result_map
 
 SAMPLE = geo.sample_project_dir()
 
