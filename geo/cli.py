@@ -1,4 +1,4 @@
-"""Command line: ``geo run [PROJECT_DIR] [--out DIR] [--as-of YYYY-MM-DD]``.
+"""Command line: ``geo run``, ``geo criteria list|show``, ``geo template``.
 
 Exit codes: 0 done (whatever the verdicts), 2 bad input (one line saying
 what and where), 1 internal error.
@@ -7,16 +7,20 @@ what and where), 1 internal error.
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from geo.errors import GeoInputError
+from geo import criteria as crit
+from geo import inputs
+from geo.errors import CriteriaFileError, GeoInputError
 from geo.labels import STATUS_LABELS
-from geo.outputs import default_out_dir, write_outputs
+from geo.outputs import default_out_dir, write_csv, write_outputs
 from geo.pipeline import RunResult, run
 from geo.project import load_project
 from geo.resources import sample_project_dir
@@ -54,6 +58,42 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--out", type=Path, help="output folder (default maps/<project>)")
     run_parser.add_argument("--as-of", type=_date, help="date of the standards, YYYY-MM-DD")
     run_parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+    criteria_parser = commands.add_parser(
+        "criteria",
+        help="list the criteria sets, or show one set or criterion with its sources",
+        description="The legal criteria on record, with their thresholds, sources and confidence.",
+        epilog=(
+            "Examples: geo criteria list --as-of 2025-03-01 | geo criteria show ward-2023 | "
+            "geo criteria show ward.population"
+        ),
+    )
+    criteria_commands = criteria_parser.add_subparsers(dest="criteria_command", required=True)
+    list_parser = criteria_commands.add_parser("list", help="list the sets (in force on a date)")
+    list_parser.add_argument("--as-of", type=_date, help="only the sets in force that day")
+    show_parser = criteria_commands.add_parser("show", help="show a set or a criterion")
+    show_parser.add_argument("id", help="a set id (ward-2023) or a criterion id (ward.population)")
+    show_parser.add_argument("--as-of", type=_date, help="pick the version in force that day")
+    for sub in (list_parser, show_parser):
+        sub.add_argument("--project", type=Path, help="also load the project's criteria_files")
+        sub.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+    template_parser = commands.add_parser(
+        "template",
+        help="write the inputs table to fill in (figures and decisions no layer holds)",
+        description=(
+            "Write a CSV with one row per unit or hamlet and per input the criteria in force "
+            "read (income, poverty rate, budget, recognition decisions …). Fill in value, year "
+            "and source, then name the file in project.toml under [inputs]."
+        ),
+        epilog="Example: geo template layers/quyet-thang --out inputs.csv",
+    )
+    template_parser.add_argument("project", nargs="?", type=Path, help="project folder")
+    template_parser.add_argument(
+        "--out", type=Path, help="file to write (default maps/<project>/inputs-template.csv)"
+    )
+    template_parser.add_argument("--as-of", type=_date, help="date of the standards, YYYY-MM-DD")
+    template_parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     return parser
 
 
@@ -79,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "criteria":
+        return _criteria(args)
+    if args.command == "template":
+        return _template(args)
     folder = args.project or sample_project_dir()
     project = load_project(folder, as_of=args.as_of)
     result = run(project)
@@ -89,27 +133,132 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def summary(result: RunResult, out: Path, written: Sequence[Path]) -> str:
-    """Return the verdict table printed at the end of a run."""
+    """Return the verdict table printed at the end of a run.
+
+    One line per unit for the ward standard (each judged criterion with its
+    value and threshold), then the status counts of every criteria set.
+    """
     project = result.project
     lines = [
         f"{project.name}: {result.standard.name_vi} (as of {project.as_of.isoformat()})",
     ]
-    rows = result.criteria.loc[result.criteria["level"] == "unit"]
-    for (ident, name), group in rows.groupby(["id", "name"], sort=False):
-        verdict = result.units.loc[result.units["id"] == ident, "ward_verdict"].iloc[0]
-        details = ", ".join(
+    ward = result.criteria.loc[
+        (result.criteria["level"] == "unit") & (result.criteria["set"] == result.standard.id)
+    ]
+    verdict_of = dict(zip(result.units["id"], result.units["ward_verdict"], strict=True))
+    for (ident, name), group in ward.groupby(["id", "name"], sort=False):
+        verdict = verdict_of[ident]
+        judged = group.loc[group["status"] != "not_assessed"]
+        details = [
             f"{row.criterion}={_fmt(row.value)}{row.operator}{_fmt(row.threshold)}:{row.status}"
-            for row in group.itertuples()
+            for row in judged.itertuples()
+        ]
+        if len(judged) < len(group):
+            details.append(f"{len(group) - len(judged)} not assessed")
+        label = STATUS_LABELS[verdict].vi
+        lines.append(f"  {ident} {name}: {label} / {verdict} ({', '.join(details)})")
+    lines.append("criteria (units and hamlets):")
+    for set_id, group in result.criteria.groupby("set", sort=False):
+        counts = group["status"].value_counts()
+        lines.append(
+            f"  {set_id}: "
+            + ", ".join(f"{status} {int(counts.get(status, 0))}" for status in STATUS_LABELS)
         )
-        lines.append(f"  {ident} {name}: {STATUS_LABELS[verdict].vi} / {verdict} ({details})")
-    counts = rows["status"].value_counts()
-    lines.append(
-        "criteria: "
-        + ", ".join(f"{status} {int(counts.get(status, 0))}" for status in STATUS_LABELS)
-    )
     if not result.findings.empty:
         lines.append(f"data-quality findings: {len(result.findings)} (see findings.csv)")
     lines.append(f"outputs in {out}: {', '.join(path.name for path in written)}")
+    return "\n".join(lines)
+
+
+def _template(args: argparse.Namespace) -> int:
+    project = load_project(args.project or sample_project_dir(), as_of=args.as_of)
+    result = run(project)
+    out = args.out or default_out_dir(result) / "inputs-template.csv"
+    table = inputs.template(result.sets, result.units, result.hamlets)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(table, out)
+    counts = table["level"].value_counts()
+    print(  # noqa: T201
+        f"{out}: {len(table)} rows ({int(counts.get('unit', 0))} unit, "
+        f"{int(counts.get('hamlet', 0))} hamlet) for {', '.join(s.id for s in result.sets)}; "
+        "fill in value, year and source, then add to project.toml:\n"
+        f'[inputs]\npath = "{out.name}"'
+    )
+    return EXIT_OK
+
+
+def _criteria(args: argparse.Namespace) -> int:
+    extra = load_project(args.project).criteria_files if args.project else ()
+    sets = crit.load_sets(extra)
+    if args.criteria_command == "list":
+        if args.as_of:
+            sets = crit.sets_in_force(sets, args.as_of)
+        print("\n".join(describe_set(s) for s in sets))  # noqa: T201
+        return EXIT_OK
+    if args.as_of:
+        sets = [s for s in sets if s.in_force(args.as_of)]
+    found = [s for s in sets if s.id == args.id]
+    if found:
+        print(describe_set(found[0], criteria=True))  # noqa: T201
+        return EXIT_OK
+    shown = [describe_criterion(c, s) for s in sets for c in s.criteria if c.id == args.id]
+    if not shown:
+        known = sorted({s.id for s in sets} | {c.id for s in sets for c in s.criteria})
+        close = difflib.get_close_matches(args.id, known, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise CriteriaFileError(f"no criteria set or criterion {args.id!r}{hint}")
+    print("\n\n".join(shown))  # noqa: T201
+    return EXIT_OK
+
+
+def describe_set(criteria_set: crit.CriteriaSet, *, criteria: bool = False) -> str:
+    """Return a set's heading line (and its criteria) for ``geo criteria``."""
+    until = criteria_set.in_force_until.isoformat() if criteria_set.in_force_until else "…"
+    confidences = Counter(c.confidence for c in criteria_set.criteria)
+    counted = ", ".join(f"{confidences[k]} {k}" for k in crit.CONFIDENCES if confidences[k])
+    head = (
+        f"{criteria_set.id}  [{criteria_set.family}]  {criteria_set.in_force_from} – {until}\n"
+        f"  {criteria_set.name_vi}\n  {criteria_set.name_en}\n"
+        f"  {criteria_set.document}\n  {len(criteria_set.criteria)} criteria: {counted}"
+    )
+    if not criteria:
+        return head
+    notes = [f"  note: {note}" for note in criteria_set.notes]
+    body = [describe_criterion(c, criteria_set) for c in criteria_set.criteria]
+    return "\n".join([head, *notes, "", *body])
+
+
+def describe_criterion(criterion: crit.Criterion, criteria_set: crit.CriteriaSet) -> str:
+    """Return one criterion with threshold, source and confidence, for ``geo criteria``."""
+    if criterion.operator == "is_true":
+        rule = "yes / no (có / không)"
+    elif criterion.threshold_from:
+        factor = f"{criterion.threshold_factor:g} × " if criterion.threshold_factor != 1 else ""
+        rule = f"{criterion.operator} {factor}{criterion.threshold_from}"
+    elif isinstance(criterion.threshold, dict):
+        table = ", ".join(f"{k}: {v:g}" for k, v in criterion.threshold.items())
+        rule = f"{criterion.operator} by {criterion.variant} ({table})"
+    elif criterion.threshold is None:
+        rule = f"{criterion.operator} ? (threshold not on record)"
+    else:
+        rule = f"{criterion.operator} {criterion.threshold:g}"
+    source = criterion.source
+    dates = ", ".join(
+        f"{label} {day}"
+        for label, day in (("in force", source.in_force), ("repealed", source.repealed))
+        if day
+    )
+    lines = [
+        f"  {criterion.id} ({criteria_set.id}, level {criterion.level})",
+        f"    {criterion.name_vi} / {criterion.name_en}",
+        f"    {criterion.indicator} {rule} {criterion.unit_of_measure}",
+        f"    source: {source.cite()}" + (f" ({dates})" if dates else ""),
+        f"    confidence: {criterion.confidence}",
+    ]
+    if criterion.note:
+        lines.append(f"    note: {criterion.note}")
+    if criterion.overridden_by:
+        lines.append(f"    overridden by: {criterion.overridden_by}")
     return "\n".join(lines)
 
 

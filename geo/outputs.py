@@ -24,6 +24,7 @@ OUTPUT_FILES = (
     "criteria.csv",
     "units.csv",
     "hamlets.csv",
+    "contributions.csv",
     "findings.csv",
     "results.gpkg",
 )
@@ -54,13 +55,14 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     writers: dict[str, Callable[[Path], None]] = {
         "map.html": lambda path: _write_text(path, render_result_map(result)),
-        "criteria.csv": lambda path: _write_csv(result.criteria, path),
-        "units.csv": lambda path: _write_csv(_table(result.units), path),
-        "findings.csv": lambda path: _write_csv(result.findings, path),
+        "criteria.csv": lambda path: write_csv(result.criteria, path),
+        "units.csv": lambda path: write_csv(_table(result.units), path),
+        "findings.csv": lambda path: write_csv(result.findings, path),
         "results.gpkg": lambda path: write_geopackage(result, path),
     }
     if result.hamlets is not None:
-        writers["hamlets.csv"] = lambda path: _write_csv(_table(result.hamlets), path)
+        writers["hamlets.csv"] = lambda path: write_csv(_table(result.hamlets), path)
+        writers["contributions.csv"] = lambda path: write_csv(result.contributions, path)
     staging = Path(tempfile.mkdtemp(prefix=".geo-run-", dir=out))
     try:
         for name, write in writers.items():
@@ -78,7 +80,8 @@ def _table(zones: gpd.GeoDataFrame) -> pd.DataFrame:
     return pd.DataFrame(zones.drop(columns=zones.geometry.name))
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a table as CSV for Excel: UTF-8 with a byte-order mark, 6 significant digits."""
     frame.to_csv(path, index=False, encoding=CSV_ENCODING, float_format="%.6g", lineterminator="\n")
 
 
@@ -89,8 +92,9 @@ def _write_text(path: Path, text: str) -> None:
 def write_geopackage(result: RunResult, path: Path) -> None:
     """Write layers ``units`` and ``hamlets`` (indicators and statuses) to a GeoPackage.
 
-    Each layer also gets, per criterion, ``status_<criterion>`` and
-    ``gap_<criterion>`` columns (dots in criterion ids become underscores).
+    Each layer also gets, per criterion judged for at least one feature,
+    ``status_<criterion>`` and ``gap_<criterion>`` columns (dots and hyphens in
+    criterion ids become underscores); criteria.csv has every row.
     """
     for level, zones in (("unit", result.units), ("hamlet", result.hamlets)):
         if zones is None:
@@ -103,7 +107,9 @@ def _with_statuses(zones: gpd.GeoDataFrame, criteria: pd.DataFrame, level: str) 
     rows = criteria.loc[criteria["level"] == level]
     layer = zones.copy()
     for criterion, group in rows.groupby("criterion", sort=True):
-        key = str(criterion).replace(".", "_")
+        if (group["status"] == "not_assessed").all():
+            continue
+        key = str(criterion).replace(".", "_").replace("-", "_")
         by_id = group.set_index("id")
         layer[f"status_{key}"] = layer["id"].map(by_id["status"])
         layer[f"gap_{key}"] = layer["id"].map(by_id["gap"]).astype("float64")

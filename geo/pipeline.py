@@ -7,13 +7,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from geo import criteria as crit
-from geo import indicators
+from geo import indicators, inputs
+from geo.errors import CriteriaFileError
 from geo.join import assign_hamlets, join_table
 from geo.project import Project
 from geo.read import read_layer, read_table
@@ -39,8 +41,13 @@ class RunResult:
         One row per feature and criterion (:data:`geo.criteria.CRITERIA_COLUMNS`).
     findings : pandas.DataFrame
         Repairs, unmatched rows and other data-quality notes.
+    contributions : pandas.DataFrame
+        Each hamlet's share of its commune's gap on ratio criteria
+        (:data:`geo.criteria.CONTRIBUTION_COLUMNS`).
     landuse, infrastructure, roads : geopandas.GeoDataFrame or None
         The validated inputs, for the map.
+    sets : list of CriteriaSet
+        Every criteria set evaluated (one per family in force).
     """
 
     project: Project
@@ -49,6 +56,9 @@ class RunResult:
     hamlets: gpd.GeoDataFrame | None
     criteria: pd.DataFrame
     findings: pd.DataFrame
+    contributions: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=crit.CONTRIBUTION_COLUMNS)
+    )
     landuse: gpd.GeoDataFrame | None = None
     infrastructure: gpd.GeoDataFrame | None = None
     roads: gpd.GeoDataFrame | None = None
@@ -96,28 +106,89 @@ def run(project: Project) -> RunResult:
             zones["density_per_km2"] = indicators.density_per_km2(
                 zones["population"], zones["area_km2"]
             )
-    sets = crit.bundled_sets()
-    standard = crit.set_in_force(sets, project.as_of)
-    rows = [crit.evaluate(standard, units, level="unit", variant=project.ward_of)]
+    sets = crit.sets_in_force(
+        crit.load_sets(project.criteria_files), project.as_of, project.families
+    )
+    standards = [s for s in sets if s.family == "ward"]
+    if not standards:
+        raise CriteriaFileError(
+            f"no ward standard in force on {project.as_of} (project.criteria must include ward)"
+        )
+    if project.inputs is not None:
+        units, hamlets = _with_inputs(project.inputs, sets, units, hamlets, findings)
+    units, hamlets = _with_ratio_indicators(sets, units, hamlets)
+    rows = [crit.evaluate(s, units, level="unit", variants=project.variants) for s in sets]
     if hamlets is not None:
-        rows.append(crit.evaluate(standard, hamlets, level="hamlet", variant=project.ward_of))
-    criteria_rows = pd.concat([r for r in rows if not r.empty] or rows, ignore_index=True)
-    unit_rows = criteria_rows.loc[criteria_rows["level"] == "unit"]
-    units["ward_verdict"] = units["id"].map(crit.verdicts(unit_rows)).fillna("not_assessed")
+        rows += [crit.evaluate(s, hamlets, level="hamlet", variants=project.variants) for s in sets]
+    criteria_rows = pd.concat([r for r in rows if not r.empty], ignore_index=True)
+    units = _with_verdicts(units, criteria_rows.loc[criteria_rows["level"] == "unit"])
+    contributions = pd.DataFrame(columns=crit.CONTRIBUTION_COLUMNS)
+    if hamlets is not None:
+        hamlets = _with_verdicts(hamlets, criteria_rows.loc[criteria_rows["level"] == "hamlet"])
+        unit_rows = criteria_rows.loc[criteria_rows["level"] == "unit"]
+        parts = [
+            crit.hamlet_contributions(s, hamlets, unit_rows.loc[unit_rows["set"] == s.id])
+            for s in sets
+        ]
+        contributions = pd.concat([contributions, *[p for p in parts if not p.empty]])
     return RunResult(
         project=project,
-        standard=standard,
+        standard=standards[0],
         units=_ordered(units),
         hamlets=None if hamlets is None else _ordered(hamlets),
         criteria=criteria_rows,
+        contributions=contributions.reset_index(drop=True),
         findings=pd.DataFrame(
             [f.__dict__ for f in findings], columns=["layer", "feature", "kind", "message", "value"]
         ),
         landuse=layers.get("landuse"),
         infrastructure=layers.get("infrastructure"),
         roads=layers.get("roads"),
-        sets=[standard],
+        sets=sets,
     )
+
+
+def _with_inputs(
+    path: Path,
+    sets: list[crit.CriteriaSet],
+    units: gpd.GeoDataFrame,
+    hamlets: gpd.GeoDataFrame | None,
+    findings: list[Finding],
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+    """Add the inputs table's figures to units and hamlets."""
+    table = inputs.read_inputs(path)
+    known = inputs.input_indicators(sets)
+    units, found = inputs.merge_inputs(units, table, "unit", known)
+    findings += found
+    if hamlets is not None:
+        hamlets, found = inputs.merge_inputs(hamlets, table, "hamlet", known)
+        findings += found
+    return units, hamlets
+
+
+def _with_ratio_indicators(
+    sets: list[crit.CriteriaSet], units: gpd.GeoDataFrame, hamlets: gpd.GeoDataFrame | None
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+    """Add the indicators that criteria compute from other columns (ratios) as columns."""
+    ratios = {c.indicator: c for s in sets for c in s.criteria if c.ratio is not None}
+
+    def add(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        frame = frame.copy()
+        for indicator, criterion in sorted(ratios.items()):
+            if indicator not in frame.columns:
+                frame[indicator] = crit.indicator_values(criterion, frame)
+        return frame
+
+    return add(units), None if hamlets is None else add(hamlets)
+
+
+def _with_verdicts(zones: gpd.GeoDataFrame, rows: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Add one verdict column per criteria family (``ward_verdict``, ``ntm_verdict``, …)."""
+    zones = zones.copy()
+    for family, group in rows.groupby("family", sort=True):
+        column = f"{str(family).replace('-', '_')}_verdict"
+        zones[column] = zones["id"].map(crit.verdicts(group)).fillna("not_assessed")
+    return zones
 
 
 def _with_indicators(
@@ -211,6 +282,7 @@ _LEADING = [
 
 def _ordered(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     leading = [c for c in _LEADING if c in zones.columns]
-    trailing = [c for c in ("ward_verdict", "geometry") if c in zones.columns]
+    verdicts = sorted(c for c in zones.columns if c.endswith("_verdict"))
+    trailing = [*verdicts, "geometry"]
     middle = [c for c in zones.columns if c not in leading and c not in trailing]
     return zones[leading + middle + trailing]

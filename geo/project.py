@@ -17,6 +17,8 @@ from pyproj.exceptions import CRSError
 
 from geo.crs import province_crs
 from geo.errors import ProjectFileError
+from geo.names import match_key
+from geo.resources import ntm_regions
 
 PROJECT_FILE = "project.toml"
 WARD_OF_VALUES = ("district", "provincial-city", "town")
@@ -25,7 +27,21 @@ WARD_OF_VALUES = ("district", "provincial-city", "town")
 LAYER_ROLES = ("units", "hamlets", "landuse", "infrastructure", "roads")
 
 # Per section: allowed keys, and which of them are required.
-_PROJECT_KEYS = {"name", "province", "crs", "ward_of", "as_of", "sources", "note"}
+_PROJECT_KEYS = {
+    "name",
+    "province",
+    "crs",
+    "ward_of",
+    "region",
+    "urban_class",
+    "as_of",
+    "criteria",
+    "criteria_files",
+    "sources",
+    "note",
+}
+URBAN_CLASSES = ("special", "I", "II", "III", "IV", "V")
+"""Urban class of the parent city or town (đô thị loại đặc biệt, I … V)."""
 _LAYER_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "units": ({"path", "layer", "id", "name", "population", "households"}, {"path", "id", "name"}),
     "hamlets": (
@@ -122,6 +138,17 @@ class Project:
         ``district``, ``provincial-city`` or ``town``.
     as_of : datetime.date
         Date whose legal standards apply.
+    region : str or None
+        New Rural Development region (``TDMNPB``, ``DBSH``, …), from the project
+        file or the province.
+    urban_class : str or None
+        Urban class of the parent city (``special``, ``I`` … ``V``).
+    families : tuple of str or None
+        Criteria families to evaluate (``ward``, ``ntm``, …); None for all in force.
+    criteria_files : tuple of Path
+        Provincial or city criteria files merged over the national sets.
+    inputs : Path or None
+        The inputs table (non-spatial figures and decisions, see ``geo template``).
     layers : dict of str to LayerSpec
         By role; ``units`` is always present.
     tables : dict of str to TableSpec
@@ -137,6 +164,11 @@ class Project:
     crs: CRS
     province: str | None = None
     ward_of: str | None = None
+    region: str | None = None
+    urban_class: str | None = None
+    families: tuple[str, ...] | None = None
+    criteria_files: tuple[Path, ...] = ()
+    inputs: Path | None = None
     as_of: date = field(default_factory=date.today)
     layers: dict[str, LayerSpec] = field(default_factory=dict)
     tables: dict[str, TableSpec] = field(default_factory=dict)
@@ -147,6 +179,11 @@ class Project:
     def file(self) -> Path:
         """Path of the project file."""
         return self.root / PROJECT_FILE
+
+    @property
+    def variants(self) -> dict[str, str | None]:
+        """The settings that select threshold variants in criteria sets."""
+        return {"ward_of": self.ward_of, "region": self.region, "urban_class": self.urban_class}
 
 
 def load_project(folder: str | Path, *, as_of: date | None = None) -> Project:
@@ -205,7 +242,7 @@ def parse_project(
     Project
     """
     where = f"{file}: " if file else ""
-    _check_keys(data, {"project", "layers", "tables"}, "", where)
+    _check_keys(data, {"project", "layers", "tables", "inputs"}, "", where)
     section = _table(data, "project", where, required=True)
     _check_keys(section, _PROJECT_KEYS, "project", where)
     name = _string(section, "name", "project", where, required=True)
@@ -216,6 +253,20 @@ def parse_project(
         raise ProjectFileError(
             f"{where}project.ward_of = {ward_of!r}: must be one of {', '.join(WARD_OF_VALUES)}"
         )
+    urban_class = _string(section, "urban_class", "project", where)
+    if urban_class is not None and urban_class not in URBAN_CLASSES:
+        raise ProjectFileError(
+            f"{where}project.urban_class = {urban_class!r}: must be one of "
+            f"{', '.join(URBAN_CLASSES)}"
+        )
+    region = _region(section, province, where)
+    families = _strings(section, "criteria", "project", where)
+    criteria_files = tuple(
+        _resolve(text, root) for text in _strings(section, "criteria_files", "project", where) or ()
+    )
+    inputs_section = _table(data, "inputs", where, required=False)
+    _check_keys(inputs_section, {"path"}, "inputs", where)
+    inputs = _path(inputs_section, "inputs", root, where) if inputs_section else None
     layers_section = _table(data, "layers", where, required=True)
     _check_keys(layers_section, set(LAYER_ROLES), "layers", where)
     if "units" not in layers_section:
@@ -236,6 +287,11 @@ def parse_project(
         crs=crs,
         province=province,
         ward_of=ward_of,
+        region=region,
+        urban_class=urban_class,
+        families=None if families is None else tuple(families),
+        criteria_files=criteria_files,
+        inputs=inputs,
         as_of=as_of or _date(section, where) or date.today(),
         layers=layers,
         tables=tables,
@@ -340,9 +396,35 @@ def _table_spec(
 
 
 def _path(spec: dict[str, Any], key: str, root: Path, where: str) -> Path:
-    text = _string(spec, "path", key, where, required=True) or ""
+    return _resolve(_string(spec, "path", key, where, required=True) or "", root)
+
+
+def _resolve(text: str, root: Path) -> Path:
     path = Path(text)
     return path if path.is_absolute() else (root / path).resolve()
+
+
+def _region(section: dict[str, Any], province: str | None, where: str) -> str | None:
+    regions, by_province = ntm_regions()
+    region = _string(section, "region", "project", where)
+    if region is not None:
+        if region not in regions:
+            raise ProjectFileError(
+                f"{where}project.region = {region!r}: must be one of {', '.join(regions)}"
+            )
+        return region
+    if province is None:
+        return None
+    return by_province.get(match_key(province.removeprefix("Tỉnh ")))
+
+
+def _strings(spec: dict[str, Any], name: str, key: str, where: str) -> list[str] | None:
+    value = spec.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ProjectFileError(f"{where}{key}.{name} = {value!r}: must be a list of strings")
+    return value
 
 
 def _table(data: dict[str, Any], key: str, where: str, *, required: bool) -> dict[str, Any]:

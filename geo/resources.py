@@ -7,6 +7,8 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
+from geo.names import match_key
+
 SAMPLE_PROJECT = "quyet-thang"
 """The sample that ``geo run`` uses when no project folder is given."""
 
@@ -34,6 +36,24 @@ class LandUseCode(NamedTuple):
     group: str
     vi: str
     en: str
+
+
+@cache
+def ntm_regions() -> tuple[dict[str, str], dict[str, str]]:
+    """Return the New Rural Development regions and the provinces known to lie in each.
+
+    Returns
+    -------
+    regions : dict
+        Region code → Vietnamese name.
+    by_province : dict
+        Province match key (see :func:`geo.names.match_key`) → region code.
+    """
+    with (layers_dir() / "reference" / "ntm-regions.toml").open("rb") as handle:
+        data = tomllib.load(handle)
+    regions = {code: entry["vi"] for code, entry in data["regions"].items()}
+    by_province = {match_key(name): code for name, code in data["provinces"].items()}
+    return regions, by_province
 
 
 @cache

@@ -679,13 +679,13 @@ def write_shapefile(gdf: gpd.GeoDataFrame, path: Path) -> None:
     dbf.write_bytes(bytes(data))
 
 
-def toml_value(value: str) -> str:
-    """Return ``value`` as a TOML basic string."""
+def toml_value(value: str | list[str]) -> str:
+    """Return ``value`` as a TOML basic string (or an array of them)."""
     return json.dumps(value, ensure_ascii=False)
 
 
-def write_toml(path: Path, tables: list[tuple[str, dict[str, str]]]) -> None:
-    """Write a flat TOML file of string keys and check that it parses.
+def write_toml(path: Path, tables: list[tuple[str, dict[str, str | list[str]]]]) -> None:
+    """Write a flat TOML file of string (or string-array) keys and check that it parses.
 
     Parameters
     ----------
@@ -1644,6 +1644,7 @@ def write_quyet_thang_project(out: Path) -> None:
                     "province": "Thái Nguyên",
                     "ward_of": "provincial-city",
                     "as_of": "2025-03-01",
+                    "criteria_files": ["../criteria/provincial/thai-nguyen.toml"],
                     "sources": sources,
                     "note": note,
                 },

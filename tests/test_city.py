@@ -13,6 +13,7 @@ import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -42,13 +43,15 @@ def expected() -> pd.DataFrame:
         }
     )
 
-    def verdict(row) -> str:
-        area_ok = row.area_km2 >= 5.5
-        if pd.isna(row.population):
-            return "not_assessed" if area_ok else "fail"
-        return "pass" if area_ok and row.population >= 7_000 else "fail"
+    def status(value: float, threshold: float) -> str:
+        return "not_assessed" if pd.isna(value) else ("pass" if value >= threshold else "fail")
 
-    table["verdict"] = [verdict(row) for row in table.itertuples()]
+    table["population_status"] = [status(p, 7_000) for p in table["population"]]
+    table["area_status"] = [status(a, 5.5) for a in table["area_km2"]]
+    # A failed standard fails the unit; otherwise the ward standard stays not assessed,
+    # because its socio-economic appendix (2023-2025) has no values on record.
+    failed = (table["population_status"] == "fail") | (table["area_status"] == "fail")
+    table["verdict"] = np.where(failed, "fail", "not_assessed")
     return table.set_index("id")
 
 
@@ -59,14 +62,26 @@ def test_every_unit_gets_the_right_verdict(expected):
     assert units["ward_verdict"].to_dict() == expected["verdict"].to_dict()
     assert units["area_km2"].to_numpy() == pytest.approx(expected["area_km2"].to_numpy(), rel=1e-9)
     assert units["population"].fillna(-1).to_dict() == expected["population"].fillna(-1).to_dict()
-    # the story's commune, and the counts
+    rows = result.criteria.loc[result.criteria["set"] == "ward-2023"].set_index(["id", "criterion"])
+    for criterion, column in (
+        ("ward.population", "population_status"),
+        ("ward.area", "area_status"),
+    ):
+        statuses = rows.xs(criterion, level="criterion")["status"]
+        assert statuses.to_dict() == expected[column].to_dict()
+    # the story's commune: both numbers pass, the appendix keeps the verdict open
     assert units.loc["2150139", "population"] == 17_252
-    assert units.loc["2150139", "ward_verdict"] == "pass"
-    assert (units["ward_verdict"].value_counts().to_dict()) == {
-        "fail": 22,
-        "pass": 5,
-        "not_assessed": 1,
-    }
+    assert rows.loc[("2150139", "ward.population"), "status"] == "pass"
+    assert rows.loc[("2150139", "ward.socio_economic"), "status"] == "not_assessed"
+    assert units["ward_verdict"].value_counts().to_dict() == {"fail": 22, "not_assessed": 6}
+    both_pass = (expected["population_status"] == "pass") & (expected["area_status"] == "pass")
+    assert sorted(expected.index[both_pass]) == [
+        "2150127",
+        "2150139",
+        "2150143",
+        "2150147",
+        "2151129",
+    ]
 
 
 def test_census_rows_of_units_added_after_2009_are_reported(expected):

@@ -23,6 +23,7 @@ def test_run_writes_every_output(outputs):
     out, printed = outputs
     names = sorted(p.name for p in out.iterdir())
     assert names == [
+        "contributions.csv",
         "criteria.csv",
         "findings.csv",
         "hamlets.csv",
@@ -30,9 +31,12 @@ def test_run_writes_every_output(outputs):
         "results.gpkg",
         "units.csv",
     ]
-    assert "001 Xã Thử Nghiệm: Đạt / pass" in printed
-    assert "002 Xã Bên Cạnh: Chưa đạt / fail" in printed
-    assert "criteria: pass 2, fail 2, not_assessed 0" in printed
+    assert (
+        "001 Xã Thử Nghiệm: Chưa đánh giá / not_assessed (ward.population=7,000>=7,000:pass, "
+        "ward.area=6>=5.5:pass, 2 not assessed)" in printed
+    )
+    assert "002 Xã Bên Cạnh: Chưa đạt / fail (ward.population=3,999>=7,000:fail" in printed
+    assert "  ward-2023: pass 2, fail 2, not_assessed 4" in printed
 
 
 def test_criteria_csv(outputs):
@@ -61,8 +65,10 @@ def test_criteria_csv(outputs):
     assert rows.loc[("002", "ward.area"), "status"] == "fail"
     assert rows.loc[("002", "ward.area"), "gap"] == pytest.approx(1.5, abs=1e-5)
     assert rows.loc[("002", "ward.area"), "name"] == "Xã Bên Cạnh"
-    assert set(rows["confidence"]) == {"verified"}
-    assert rows["source"].str.contains("Điều 8").all()
+    ward = rows.loc[rows["set"] == "ward-2023"]
+    assert set(ward["confidence"]) == {"verified", "unknown"}
+    assert ward["source"].str.contains("Điều 8").all()
+    assert rows.loc[("001", "ward.socio_economic"), "confidence"] == "unknown"
 
 
 def test_units_and_hamlets_csv(outputs):
@@ -126,3 +132,24 @@ def test_bad_date_is_a_usage_error(tiny_project, capsys):
         main(["run", str(tiny_project), "--as-of", "01/03/2025"])
     assert caught.value.code == 2
     assert "not a date YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_hamlet_contributions_to_a_commune_gap(tiny_project, tmp_path):
+    # In 2020 the 2016 infrastructure table applies: 1 health station per 5,000 people.
+    # Commune 001 (7,000 people) has none: its gap of 1 station/5,000 splits by population.
+    out = tmp_path / "out"
+    assert main(["run", str(tiny_project), "--out", str(out), "--as-of", "2020-06-01"]) == 0
+    parts = pd.read_csv(out / "contributions.csv", encoding="utf-8-sig", dtype={"unit_id": str})
+    stations = parts.loc[
+        (parts["criterion"] == "infra.health_stations") & (parts["unit_id"] == "001")
+    ]
+    assert stations.set_index("id")["contribution"].to_dict() == pytest.approx(
+        {"A1": 4 / 7, "A2": 3 / 7}
+    )
+    assert stations["share_of_gap_pct"].sum() == pytest.approx(100.0)
+    rows = pd.read_csv(out / "criteria.csv", encoding="utf-8-sig", dtype={"id": str}).set_index(
+        ["id", "criterion"]
+    )
+    assert rows.loc[("001", "infra.health_stations"), "gap"] == 1
+    assert rows.loc[("001", "infra.road_density"), "status"] == "not_assessed"  # no urban_class
+    assert "project.urban_class" in rows.loc[("001", "infra.road_density"), "note"]

@@ -30,7 +30,8 @@ def test_units_indicators(result):
     assert units.loc["001", "count_cultural_house"] == 2
     assert units.loc["002", "count_market"] == 1
     assert units.loc["001", "landuse_LUA_km2"] == pytest.approx(0.02, abs=1e-7)
-    assert units["ward_verdict"].tolist() == ["pass", "fail"]
+    # 001 meets both numbers, but the ward standard also has an appendix with no values on record
+    assert units["ward_verdict"].tolist() == ["not_assessed", "fail"]
 
 
 def test_hamlets_joined_by_name_and_split_exactly(result):
@@ -50,7 +51,17 @@ def test_criteria_rows(result):
     assert rows.loc[("001", "ward.population"), "status"] == "pass"  # exactly 7,000
     assert rows.loc[("002", "ward.population"), "gap"] == 3_001
     assert rows.loc[("002", "ward.area"), "gap"] == pytest.approx(1.5, abs=1e-6)
-    assert set(result.criteria["set"]) == {"ward-2023"}
+    assert rows.loc[("001", "ward.socio_economic"), "status"] == "not_assessed"
+    assert rows.loc[("001", "ward.infrastructure"), "note"].startswith(
+        "no urban_infrastructure_recognised value; supply it in the inputs table"
+    )
+    assert sorted(set(result.criteria["set"])) == [
+        "ntm-2021",
+        "ntm-advanced-2021",
+        "ntm-model-2021",
+        "ward-2023",
+        "ward-infrastructure-2023",
+    ]
     assert result.findings.empty
 
 
@@ -60,6 +71,7 @@ def test_after_2026_the_same_communes_fail_population(tiny_project):
     assert rows.loc[("001", "ward.population"), "threshold"] == 21_000
     assert rows.loc[("001", "ward.population"), "gap"] == 14_000
     assert result.units["ward_verdict"].tolist() == ["fail", "fail"]
+    assert sorted(set(result.criteria["set"])) == ["ward-2026"]  # nothing else on record yet
 
 
 def test_unit_population_from_the_units_layer_wins_and_mismatch_is_reported(tiny_project):
