@@ -85,8 +85,32 @@ def split_lines(lines: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.nd
         One entry per (line, zone) pair with a positive shared length.
     length_m : numpy.ndarray of float
         Length of the part of the line inside the zone.
+
+    Notes
+    -----
+    A stretch of road lying exactly on an edge shared by two zones belongs to
+    both as an intersection; it is counted once, for the zone listed first.
     """
-    return _split(lines, zones, shapely.length)
+    line_index, zone_index, length = _split(lines, zones, shapely.length)
+    pairs = np.flatnonzero(~shapely.contains_properly(zones[zone_index], lines[line_index]))
+    on_edge = shapely.length(
+        shapely.intersection(lines[line_index[pairs]], shapely.boundary(zones[zone_index[pairs]]))
+    )
+    shared = pairs[on_edge > 0]
+    if shared.size:
+        length = length.copy()
+        assigned: dict[int, shapely.Geometry] = {}
+        for pair in shared[np.lexsort((zone_index[shared], line_index[shared]))]:
+            line = int(line_index[pair])
+            edge = shapely.intersection(lines[line], shapely.boundary(zones[zone_index[pair]]))
+            earlier = assigned.get(line)
+            if earlier is not None:
+                length[pair] -= shapely.length(shapely.intersection(edge, earlier))
+                assigned[line] = shapely.union(earlier, edge)
+            else:
+                assigned[line] = edge
+    keep = length > 1e-9
+    return line_index[keep], zone_index[keep], length[keep]
 
 
 def _split(

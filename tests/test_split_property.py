@@ -1,0 +1,207 @@
+"""Property tests of the exact splits: nothing is lost or counted twice.
+
+Random tilings of a 1 km square (axis-aligned grids and Voronoi diagrams) are
+split against random parcels and roads. For each parcel, its pieces add up
+to its area inside the zones; for each zone, the pieces add up to the area of
+the zone that parcels cover; likewise for road lengths. All within 1e-6 m²
+(or m). Coordinates are on a 1 cm grid (line vertices offset by 3 mm, so that
+no road runs exactly along a zone edge; that case has its own test at the end).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import shapely
+from conftest import X0, Y0
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from geo.indicators import split_lines, split_polygons
+
+SIDE = 1000.0  # metres
+TOLERANCE = 1e-6  # m² for areas, m for lengths
+SQUARE = shapely.box(X0, Y0, X0 + SIDE, Y0 + SIDE)
+ORIGIN = np.array([X0, Y0])
+
+PROPERTY = settings(
+    max_examples=100,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    database=None,
+)
+
+centimetres = st.integers(0, int(SIDE * 100)).map(lambda v: v / 100)
+around = st.integers(int(-SIDE * 30), int(SIDE * 130)).map(lambda v: v / 100)  # may go outside
+
+
+@st.composite
+def grids(draw):
+    """An axis-aligned grid tiling the square, with random cuts."""
+    xs = sorted({0.0, SIDE, *draw(st.lists(centimetres, max_size=6))})
+    ys = sorted({0.0, SIDE, *draw(st.lists(centimetres, max_size=6))})
+    return np.array(
+        [
+            shapely.box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
+            for x0, x1 in itertools.pairwise(xs)
+            for y0, y1 in itertools.pairwise(ys)
+        ]
+    )
+
+
+def voronoi(seeds, frame):
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=frame))
+    cells = shapely.intersection(cells, frame)
+    return cells[~shapely.is_empty(cells) & (shapely.area(cells) > 0)]
+
+
+@st.composite
+def voronoi_tilings(draw):
+    """The Voronoi diagram of 2 to 15 random seeds, clipped to the square."""
+    seeds = draw(
+        st.lists(st.tuples(centimetres, centimetres), min_size=2, max_size=15, unique=True)
+    )
+    return voronoi(ORIGIN + np.array(seeds), SQUARE)
+
+
+tilings = st.one_of(grids(), voronoi_tilings())
+
+
+@st.composite
+def parcel_tilings(draw):
+    """Non-overlapping parcels: a Voronoi tiling of a random box, partly outside the square."""
+    x0, y0 = draw(around), draw(around)
+    width = draw(st.integers(5_000, 80_000)) / 100
+    height = draw(st.integers(5_000, 80_000)) / 100
+    frame = shapely.box(X0 + x0, Y0 + y0, X0 + x0 + width, Y0 + y0 + height)
+    corner = ORIGIN + np.array([x0, y0])
+    fractions = draw(
+        st.lists(
+            st.tuples(st.integers(0, 1000), st.integers(0, 1000)),
+            min_size=2,
+            max_size=25,
+            unique=True,
+        )
+    )
+    seeds = corner + np.array(fractions) / 1000 * [width, height]
+    return voronoi(seeds, frame)
+
+
+@st.composite
+def loose_parcels(draw):
+    """Rectangles and triangles that may overlap each other and stick out of the square."""
+    shapes = []
+    for _ in range(draw(st.integers(1, 12))):
+        points = draw(st.lists(st.tuples(around, around), min_size=3, max_size=3))
+        if draw(st.booleans()):
+            (ax, ay), (bx, by), _ = points
+            if ax != bx and ay != by:
+                shapes.append(
+                    shapely.box(
+                        X0 + min(ax, bx), Y0 + min(ay, by), X0 + max(ax, bx), Y0 + max(ay, by)
+                    )
+                )
+                continue
+        triangle = shapely.Polygon(ORIGIN + np.array(points))
+        if triangle.is_valid and triangle.area > 0:
+            shapes.append(triangle)
+    return np.array(shapes or [shapely.box(X0, Y0, X0 + 10, Y0 + 10)])
+
+
+@st.composite
+def roads(draw):
+    """Polylines of 2 to 5 vertices, partly outside the square, on a grid offset by 3 mm."""
+    lines = []
+    for _ in range(draw(st.integers(1, 10))):
+        vertices = draw(st.lists(st.tuples(around, around), min_size=2, max_size=5))
+        coordinates = ORIGIN + np.array(vertices) + 0.003
+        line = shapely.LineString(coordinates)
+        if line.length > 0:
+            lines.append(line)
+    return np.array(lines or [shapely.LineString([(X0 - 5, Y0 + 5), (X0 + 5, Y0 + 5)])])
+
+
+def sums(index, amount, size):
+    return np.bincount(index, weights=amount, minlength=size)
+
+
+@PROPERTY
+@given(zones=tilings, parcels=parcel_tilings())
+def test_parcel_pieces_add_up_both_ways(zones, parcels):
+    parcel, zone, area = split_polygons(parcels, zones)
+    assert (area > 0).all()
+    covered = shapely.union_all(zones)
+    per_parcel = sums(parcel, area, len(parcels))
+    expected = shapely.area(shapely.intersection(parcels, covered))
+    assert np.abs(per_parcel - expected).max() <= TOLERANCE
+    per_zone = sums(zone, area, len(zones))
+    expected = shapely.area(shapely.intersection(zones, shapely.union_all(parcels)))
+    assert np.abs(per_zone - expected).max() <= TOLERANCE
+
+
+@PROPERTY
+@given(zones=tilings, parcels=loose_parcels())
+def test_overlapping_parcels_lose_nothing(zones, parcels):
+    parcel, _, area = split_polygons(parcels, zones)
+    per_parcel = sums(parcel, area, len(parcels))
+    expected = shapely.area(shapely.intersection(parcels, shapely.union_all(zones)))
+    assert np.abs(per_parcel - expected).max() <= TOLERANCE
+
+
+@PROPERTY
+@given(zones=tilings, lines=roads())
+def test_road_pieces_add_up_both_ways(zones, lines):
+    line, zone, length = split_lines(lines, zones)
+    assert (length > 0).all()
+    per_line = sums(line, length, len(lines))
+    expected = shapely.length(shapely.intersection(lines, shapely.union_all(zones)))
+    assert np.abs(per_line - expected).max() <= TOLERANCE
+    per_zone = sums(zone, length, len(zones))
+    inside = shapely.intersection(lines[:, None], zones[None, :])
+    assert np.abs(per_zone - shapely.length(inside).sum(axis=0)).max() <= TOLERANCE
+
+
+@PROPERTY
+@given(zones=tilings)
+def test_the_tiling_is_exact(zones):
+    # the zones themselves split against the square: each keeps its own area
+    parcel, zone, area = split_polygons(zones, np.array([SQUARE]))
+    assert np.abs(sums(parcel, area, len(zones)) - shapely.area(zones)).max() <= TOLERANCE
+    assert abs(area.sum() - SIDE * SIDE) <= TOLERANCE
+    assert (zone == 0).all()
+
+
+def test_a_road_along_a_shared_edge_counts_once():
+    zones = np.array(
+        [shapely.box(X0, Y0, X0 + 500, Y0 + 1000), shapely.box(X0 + 500, Y0, X0 + 1000, Y0 + 1000)]
+    )
+    road = np.array([shapely.LineString([(X0 + 500, Y0 + 100), (X0 + 500, Y0 + 700)])])
+    _, _, length = split_lines(road, zones)
+    assert length.sum() == pytest.approx(600.0)
+
+
+def test_a_road_partly_along_a_shared_edge():
+    zones = np.array(
+        [shapely.box(X0, Y0, X0 + 500, Y0 + 1000), shapely.box(X0 + 500, Y0, X0 + 1000, Y0 + 1000)]
+    )
+    # 300 m inside zone 0, then 400 m along the shared edge, then 200 m inside zone 1
+    road = np.array(
+        [
+            shapely.LineString(
+                [
+                    (X0 + 200, Y0 + 100),
+                    (X0 + 500, Y0 + 100),
+                    (X0 + 500, Y0 + 500),
+                    (X0 + 700, Y0 + 500),
+                ]
+            )
+        ]
+    )
+    line, zone, length = split_lines(road, zones)
+    assert dict(zip(zone.tolist(), length.tolist(), strict=True)) == pytest.approx(
+        {0: 700.0, 1: 200.0}
+    )
+    assert line.tolist() == [0, 0]
