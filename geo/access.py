@@ -1,0 +1,522 @@
+"""Access to services: how far each hamlet's people live from a school, a clinic, ….
+
+Distances start where people live: the residential pieces of
+:func:`geo.dasymetric.allocate_population`, each represented by a point inside
+it and weighted by the population allocated to it. For each kind of facility
+(the ``kind`` values of the infrastructure layer) the tool reports, per
+hamlet, the population-weighted mean distance to the nearest facility and the
+share of the population within a distance threshold, both
+
+* in a straight line (``dist_<kind>_m``, ``share_within_<kind>_pct``), and
+* along the road network when roads are given (``netdist_<kind>_m``,
+  ``netshare_within_<kind>_pct``): origins and facilities are snapped to the
+  nearest point of a road, the snap distance is added, and a multi-source
+  Dijkstra runs from all facilities of a kind at once.
+
+Everything is computed offline, in the projected CRS, in metres. Facilities
+outside the study area count only if they are in the infrastructure layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.crs import require_projected
+from geo.errors import ValidationError
+from geo.labels import INFRASTRUCTURE_LABELS, Label
+from geo.validate import Finding
+
+DEFAULT_THRESHOLDS_M: Mapping[str, float] = MappingProxyType(
+    {
+        "school": 1_000.0,
+        "health_station": 2_000.0,
+        "cultural_house": 500.0,
+        "market": 1_500.0,
+    }
+)
+"""Facility kinds checked by default, with the distance (m) counted as "within reach".
+
+These are the tool's defaults for a first look, **not legal thresholds**: no
+Vietnamese standard on record here sets these distances. Pass your own
+``thresholds_m`` (any ``kind`` of the infrastructure layer) to
+:func:`hamlet_access`.
+"""
+
+DEFAULT_SNAP_TOLERANCE_M = 5.0
+"""A road end this close (m) to another road is joined to it (digitising undershoots).
+
+Five metres is the order of the planimetric accuracy of 1:10,000 topographic
+road data; cadastral surveys at 1:2,000 can use 1 m.
+"""
+
+NODE_GRID_M = 0.001
+"""Roads are noded with snap-rounding on this grid (m): crossings become junctions."""
+
+_SOURCE = -1  # the virtual node joined to every facility of a kind
+
+
+@dataclass(frozen=True)
+class RoadGraph:
+    """A road network as a graph, with the road pieces its edges stand for.
+
+    Attributes
+    ----------
+    graph : networkx.Graph
+        Nodes are integers; each edge has ``weight``, its length in m (the
+        shortest piece when two pieces join the same nodes).
+    edges : numpy.ndarray of shapely.LineString
+        The noded road pieces, one per edge of ``edge_nodes``.
+    edge_nodes : numpy.ndarray of int, shape (n, 2)
+        The nodes at the start and the end of each piece.
+    snap_tolerance_m : float
+        The tolerance the graph was built with.
+    ignored_m : float
+        Length of road (m) left out: the pieces not connected to the largest
+        part of the network (see :func:`road_graph`).
+    """
+
+    graph: nx.Graph[int]
+    edges: np.ndarray
+    edge_nodes: np.ndarray
+    snap_tolerance_m: float
+    ignored_m: float = 0.0
+
+    @property
+    def lengths_m(self) -> np.ndarray:
+        """Length of each road piece, in metres."""
+        return shapely.length(self.edges)
+
+
+def road_graph(
+    roads: gpd.GeoDataFrame,
+    *,
+    snap_tolerance_m: float = DEFAULT_SNAP_TOLERANCE_M,
+    largest_component: bool = True,
+) -> RoadGraph:
+    """Build the road graph from road lines.
+
+    Parameters
+    ----------
+    roads : geopandas.GeoDataFrame
+        (Multi)LineStrings in a projected CRS in metres.
+    snap_tolerance_m : float, default :data:`DEFAULT_SNAP_TOLERANCE_M`
+        A road end within this distance of another road (its end or any point
+        along it) is joined to it by a connector as long as the gap.
+    largest_component : bool, default True
+        Keep only the largest connected part of the network (by length), as
+        osmnx does: origins and facilities then join the network where it
+        goes somewhere, not on a stray lane. The length left out is in
+        ``RoadGraph.ignored_m``.
+
+    Returns
+    -------
+    RoadGraph
+
+    Raises
+    ------
+    GeographicCrsError
+        If the CRS is not projected in metres.
+
+    Notes
+    -----
+    Lines are noded with snap-rounding (:data:`NODE_GRID_M`): two roads that
+    cross are joined at the crossing, so a bridge over a road becomes a
+    junction. Overlapping duplicate lines are dissolved.
+    """
+    require_projected(roads.crs, "road network distances")
+    lines = shapely.get_parts(roads.geometry.to_numpy())
+    lines = lines[~shapely.is_empty(lines) & (shapely.length(lines) > 0)]
+    if lines.size == 0:
+        return _graph(lines, snap_tolerance_m, 0.0)
+    connectors = _connectors(lines, snap_tolerance_m)
+    noded = shapely.union_all(np.concatenate([lines, connectors]), grid_size=NODE_GRID_M)
+    edges = shapely.get_parts(noded)
+    edges = edges[shapely.length(edges) > 0]
+    network = _graph(edges, snap_tolerance_m, 0.0)
+    if not largest_component:
+        return network
+    lengths = network.lengths_m
+    components = list(nx.connected_components(network.graph))
+    component = np.empty(network.graph.number_of_nodes(), dtype=int)
+    for number, nodes in enumerate(components):
+        component[list(nodes)] = number
+    edge_component = component[network.edge_nodes[:, 0]]
+    size = np.bincount(edge_component, weights=lengths, minlength=len(components))
+    keep = edge_component == int(np.argmax(size))
+    return _graph(edges[keep], snap_tolerance_m, float(lengths[~keep].sum()))
+
+
+def _graph(edges: np.ndarray, snap_tolerance_m: float, ignored_m: float) -> RoadGraph:
+    """Build a graph whose nodes are the ends of noded road pieces."""
+    graph: nx.Graph[int] = nx.Graph()
+    if edges.size == 0:
+        return RoadGraph(graph, edges, np.empty((0, 2), dtype=int), snap_tolerance_m, ignored_m)
+    ends = np.column_stack(
+        [shapely.get_coordinates(shapely.get_point(edges, i)) for i in (0, -1)]
+    ).reshape(-1, 2)
+    _, node = np.unique(ends, axis=0, return_inverse=True)
+    edge_nodes = node.reshape(-1, 2)
+    graph.add_nodes_from(range(int(node.max()) + 1))
+    for (a, b), length in zip(edge_nodes.tolist(), shapely.length(edges), strict=True):
+        if not graph.has_edge(a, b) or graph[a][b]["weight"] > length:
+            graph.add_edge(a, b, weight=float(length))
+    return RoadGraph(graph, edges, edge_nodes, snap_tolerance_m, ignored_m)
+
+
+def nearest_distance_m(origins: np.ndarray, facilities: np.ndarray) -> np.ndarray:
+    """Return the straight-line distance from each origin to its nearest facility.
+
+    Parameters
+    ----------
+    origins, facilities : numpy.ndarray of shapely geometries
+        In one projected CRS in metres.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Metres, aligned with ``origins``; NaN without facilities.
+
+    Examples
+    --------
+    >>> nearest_distance_m(np.array([shapely.Point(0, 0)]),
+    ...                    np.array([shapely.Point(300, 400), shapely.Point(0, 900)]))
+    array([500.])
+    """
+    result = np.full(len(origins), np.nan)
+    if len(origins) == 0 or len(facilities) == 0:
+        return result
+    (index, _), distance = shapely.STRtree(facilities).query_nearest(
+        origins, return_distance=True, all_matches=False
+    )
+    result[index] = distance
+    return result
+
+
+def network_distance_m(
+    network: RoadGraph, origins: np.ndarray, facilities: np.ndarray
+) -> np.ndarray:
+    """Return the road distance from each origin to its nearest facility.
+
+    Origins and facilities are snapped to the nearest point of a road piece;
+    the distance is snap of the origin + path along the roads + snap of the
+    facility.
+
+    Parameters
+    ----------
+    network : RoadGraph
+        From :func:`road_graph`.
+    origins, facilities : numpy.ndarray of shapely.Point
+        In the network's CRS.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Metres, aligned with ``origins``: ``inf`` where no facility can be
+        reached along the roads, NaN without facilities or roads.
+    """
+    if len(origins) == 0 or network.edges.size == 0:
+        return np.full(len(origins), np.nan)
+    return _network_distance(network, _snap(network, origins), facilities)
+
+
+def _network_distance(network: RoadGraph, origins: _Snapped, facilities: np.ndarray) -> np.ndarray:
+    """Return the road distance from snapped origins to the nearest facility."""
+    o_edge, o_pos, o_snap = origins
+    if len(facilities) == 0:
+        return np.full(len(o_edge), np.nan)
+    lengths = network.lengths_m
+    f_edge, f_pos, f_snap = _snap(network, facilities)
+    u, v = network.edge_nodes[f_edge, 0], network.edge_nodes[f_edge, 1]
+    starts = (
+        pd.DataFrame(
+            {
+                "node": np.concatenate([u, v]),
+                "cost": np.concatenate([f_snap + f_pos, f_snap + lengths[f_edge] - f_pos]),
+            }
+        )
+        .groupby("node")["cost"]
+        .min()
+    )
+    graph = network.graph
+    graph.add_weighted_edges_from(
+        (_SOURCE, int(n), float(c))
+        for n, c in zip(starts.index.to_numpy(), starts.to_numpy(), strict=True)
+    )
+    try:
+        reached = nx.single_source_dijkstra_path_length(graph, _SOURCE, weight="weight")
+    finally:
+        graph.remove_node(_SOURCE)
+    to_node = np.full(graph.number_of_nodes(), np.inf)
+    for node, cost in reached.items():
+        if node != _SOURCE:
+            to_node[node] = cost
+    a, b = network.edge_nodes[o_edge, 0], network.edge_nodes[o_edge, 1]
+    result = o_snap + np.minimum(o_pos + to_node[a], lengths[o_edge] - o_pos + to_node[b])
+    # a facility on the origin's own road piece is reached along it directly
+    own = pd.DataFrame({"edge": f_edge, "pos": f_pos, "snap": f_snap})
+    here = pd.DataFrame({"origin": np.arange(len(o_edge)), "edge": o_edge, "at": o_pos})
+    both = here.merge(own, on="edge")
+    if not both.empty:
+        direct = (both["snap"] + (both["pos"] - both["at"]).abs()).groupby(both["origin"]).min()
+        positions = direct.index.to_numpy()
+        result[positions] = np.minimum(
+            result[positions], o_snap[positions] + direct.to_numpy(dtype="float64")
+        )
+    return result
+
+
+def piece_distances(
+    pieces: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    kinds: Mapping[str, float] | list[str] = DEFAULT_THRESHOLDS_M,
+    roads: gpd.GeoDataFrame | RoadGraph | None = None,
+    snap_tolerance_m: float = DEFAULT_SNAP_TOLERANCE_M,
+) -> pd.DataFrame:
+    """Distance from each residential piece to the nearest facility of each kind.
+
+    Parameters
+    ----------
+    pieces : geopandas.GeoDataFrame
+        Residential pieces (``Allocation.pieces``), in a projected CRS.
+    facilities : geopandas.GeoDataFrame
+        Points with a ``kind`` column, same CRS.
+    kinds : mapping or list of str, default :data:`DEFAULT_THRESHOLDS_M`
+        The kinds to measure (the keys of a mapping).
+    roads : geopandas.GeoDataFrame or RoadGraph, optional
+        Road lines (a graph is built) or a graph from :func:`road_graph`.
+    snap_tolerance_m : float, default :data:`DEFAULT_SNAP_TOLERANCE_M`
+        Used when a graph is built from ``roads``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned with ``pieces``: ``dist_<kind>_m`` and, with roads,
+        ``netdist_<kind>_m`` (``inf`` if unreachable by road), from a point
+        inside each piece (:func:`shapely.point_on_surface`). NaN for a kind
+        with no facility.
+
+    Raises
+    ------
+    GeographicCrsError
+        If the CRS is not projected in metres.
+    ValidationError
+        If the layers are not all in the same CRS.
+    """
+    require_projected(pieces.crs, "distances")
+    _same_crs("distances", pieces, facilities, roads if _is_frame(roads) else None)
+    origins = shapely.point_on_surface(pieces.geometry.to_numpy())
+    network = road_graph(roads, snap_tolerance_m=snap_tolerance_m) if _is_frame(roads) else roads
+    kind_of = facilities["kind"].astype("string").to_numpy(dtype=object, na_value=None)
+    snapped = (
+        _snap(network, origins)
+        if isinstance(network, RoadGraph) and network.edges.size and len(origins)
+        else None
+    )
+    result = pd.DataFrame(index=pieces.index)
+    for kind in kinds:
+        points = shapely.get_parts(facilities.geometry.to_numpy()[kind_of == kind])
+        result[f"dist_{kind}_m"] = nearest_distance_m(origins, points)
+        if snapped is not None and isinstance(network, RoadGraph):
+            result[f"netdist_{kind}_m"] = _network_distance(network, snapped, points)
+        elif network is not None:
+            result[f"netdist_{kind}_m"] = np.nan
+    return result
+
+
+def hamlet_access(
+    hamlets: pd.DataFrame,
+    pieces: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    roads: gpd.GeoDataFrame | RoadGraph | None = None,
+    thresholds_m: Mapping[str, float] = DEFAULT_THRESHOLDS_M,
+    snap_tolerance_m: float = DEFAULT_SNAP_TOLERANCE_M,
+    weight: str = "population",
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """Population-weighted access of each hamlet to each kind of facility.
+
+    Parameters
+    ----------
+    hamlets : pandas.DataFrame
+        Hamlets with ``id`` (only ids are used; the result is aligned to them).
+    pieces : geopandas.GeoDataFrame
+        Residential pieces with ``hamlet_id``, ``area_m2`` and ``weight``
+        (``Allocation.pieces`` of :func:`geo.dasymetric.allocate_population`).
+    facilities : geopandas.GeoDataFrame
+        Points with a ``kind`` column, same projected CRS.
+    roads : geopandas.GeoDataFrame or RoadGraph, optional
+        Road lines or a prebuilt graph; without them only straight-line
+        distances are computed.
+    thresholds_m : mapping of str to float, default :data:`DEFAULT_THRESHOLDS_M`
+        Kinds to measure and the distance (m) counted as within reach. The
+        defaults are the tool's, not legal thresholds.
+    snap_tolerance_m : float, default :data:`DEFAULT_SNAP_TOLERANCE_M`
+        See :func:`road_graph`.
+    weight : str, default "population"
+        Column of ``pieces`` weighting the pieces. Where a hamlet's pieces
+        hold no positive weight (population unknown or 0), they are weighted
+        by area, which within a hamlet is the same as its allocated population.
+
+    Returns
+    -------
+    access : pandas.DataFrame
+        Aligned with ``hamlets``; for each kind, ``dist_<kind>_m`` (weighted
+        mean straight-line distance to the nearest facility, m) and
+        ``share_within_<kind>_pct`` (% of the weight within the threshold);
+        with roads, ``netdist_<kind>_m`` and ``netshare_within_<kind>_pct``
+        likewise along the roads. NaN for a hamlet without pieces or a kind
+        without facilities; ``netdist`` is NaN for a hamlet some of whose
+        people cannot reach the kind by road.
+    findings : list of Finding
+        ``road_pieces_ignored`` with the length of road (m) not connected to
+        the main network; ``no_facility`` per kind absent from ``facilities``;
+        ``unreachable_by_road`` per hamlet and kind when some of its people
+        cannot reach that kind along the roads (value: that share in %).
+    """
+    network = road_graph(roads, snap_tolerance_m=snap_tolerance_m) if _is_frame(roads) else roads
+    distances = piece_distances(pieces, facilities, kinds=list(thresholds_m), roads=network)
+    hamlet_ids = hamlets["id"].astype(str)
+    owner = pieces["hamlet_id"].astype(str).to_numpy()
+    raw = pd.to_numeric(pieces[weight], errors="coerce").fillna(0.0).to_numpy(dtype="float64")
+    has_weight = pd.Series(raw).groupby(owner).transform("sum").to_numpy() > 0
+    w = np.where(has_weight, raw, pieces["area_m2"].to_numpy(dtype="float64"))
+    total = pd.Series(w).groupby(owner).sum()
+    result = pd.DataFrame(index=hamlets.index)
+    findings: list[Finding] = []
+    if isinstance(network, RoadGraph) and network.ignored_m > 0:
+        findings.append(
+            Finding(
+                "roads",
+                "",
+                "road_pieces_ignored",
+                f"{_vi(network.ignored_m)} m đường không nối với mạng đường chính, không dùng "
+                f"để tính khoảng cách / {network.ignored_m:,.0f} m of road not connected to the "
+                "main network, left out of road distances",
+                network.ignored_m,
+            )
+        )
+    present = set(facilities["kind"].dropna().astype(str))
+    for kind, threshold in thresholds_m.items():
+        if kind not in present:
+            findings.append(
+                Finding(
+                    "infrastructure",
+                    kind,
+                    "no_facility",
+                    f"không có {_label(kind).vi.lower()} ({kind}); không tính được khoảng cách / "
+                    f"no {_label(kind).en.lower()} ({kind}); its distances are not computed",
+                )
+            )
+        for prefix in ("", "net"):
+            column = f"{prefix}dist_{kind}_m"
+            if column not in distances.columns:
+                continue
+            d = distances[column].to_numpy(dtype="float64")
+            within = pd.Series(w * (d <= threshold)).groupby(owner).sum() / total * 100.0
+            with np.errstate(invalid="ignore"):  # 0 people × unreachable (inf) is nothing
+                weighted = np.where(w > 0, w * d, 0.0)
+            mean = pd.Series(weighted).groupby(owner).sum() / total
+            if np.isnan(d).all():
+                mean[:] = np.nan
+                within[:] = np.nan
+            result[column] = hamlet_ids.map(mean).to_numpy(dtype="float64")
+            result[f"{prefix}share_within_{kind}_pct"] = hamlet_ids.map(within).to_numpy(
+                dtype="float64"
+            )
+            if prefix == "net":
+                lost = pd.Series(w * np.isinf(d)).groupby(owner).sum() / total * 100.0
+                for hamlet, share in lost[lost > 0].items():
+                    findings.append(
+                        Finding(
+                            "hamlets",
+                            str(hamlet),
+                            "unreachable_by_road",
+                            f"{_vi(share, 1)} % dân số không đến được {_label(kind).vi.lower()} "
+                            f"theo đường giao thông / {share:.1f} % of the population cannot "
+                            f"reach a {_label(kind).en.lower()} by road",
+                            float(share),
+                        )
+                    )
+                result[column] = result[column].where(np.isfinite(result[column]))
+    return result, findings
+
+
+def _label(kind: str) -> Label:
+    return INFRASTRUCTURE_LABELS.get(kind, Label(kind, kind))
+
+
+def _vi(value: float, decimals: int = 0) -> str:
+    """Format a number the Vietnamese way (``1.234,5``)."""
+    return f"{value:,.{decimals}f}".replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def _is_frame(roads: object) -> bool:
+    return isinstance(roads, gpd.GeoDataFrame)
+
+
+def _connectors(lines: np.ndarray, tolerance_m: float) -> np.ndarray:
+    """Return short lines joining road ends to the nearest other road within the tolerance.
+
+    Each connector runs from the end to the nearest point of the other road
+    and on for one grid step past it, so that noding surely splits that road.
+    """
+    if tolerance_m <= 0:
+        return np.empty(0, dtype=object)
+    ends = np.concatenate([shapely.get_point(lines, 0), shapely.get_point(lines, -1)])
+    owner = np.tile(np.arange(len(lines)), 2)
+    end, line = shapely.STRtree(lines).query(ends, predicate="dwithin", distance=tolerance_m)
+    other = line != owner[end]
+    end, line = end[other], line[other]
+    gap = shapely.distance(ends[end], lines[line])
+    table = pd.DataFrame({"end": end, "line": line, "gap": gap})
+    touching = table.loc[table["gap"] <= NODE_GRID_M, "end"].unique()
+    table = table.loc[~table["end"].isin(touching)].sort_values(["end", "gap"])
+    table = table.drop_duplicates("end")
+    if table.empty:
+        return np.empty(0, dtype=object)
+    start = shapely.get_coordinates(ends[table["end"].to_numpy()])
+    target = shapely.get_coordinates(
+        shapely.get_point(
+            shapely.shortest_line(ends[table["end"].to_numpy()], lines[table["line"].to_numpy()]),
+            -1,
+        )
+    )
+    step = target - start
+    step /= np.linalg.norm(step, axis=1, keepdims=True)
+    ends_past = target + step * 2 * NODE_GRID_M
+    return np.asarray(shapely.linestrings(np.stack([start, ends_past], axis=1)), dtype=object)
+
+
+class _Snapped(NamedTuple):
+    edge: np.ndarray  # the nearest road piece
+    position: np.ndarray  # metres along it from its start
+    snap: np.ndarray  # metres from the point to the piece
+
+
+def _snap(network: RoadGraph, points: np.ndarray) -> _Snapped:
+    """Return the nearest road piece of each point, the position along it and the snap (m)."""
+    (index, edge), snap = shapely.STRtree(network.edges).query_nearest(
+        points, return_distance=True, all_matches=False
+    )
+    order = np.argsort(index)
+    edge, snap = edge[order], snap[order]
+    position = shapely.line_locate_point(network.edges[edge], points)
+    return _Snapped(edge, position, snap)
+
+
+def _same_crs(what: str, *layers: gpd.GeoDataFrame | None) -> None:
+    """Raise if the given layers are not in one CRS (the project CRS)."""
+    crs = [layer.crs for layer in layers if layer is not None]
+    if any(other != crs[0] for other in crs[1:]):
+        names = ", ".join(str(c.name if c is not None else None) for c in crs)
+        raise ValidationError(f"{what}: the layers are in different CRSs ({names}); reproject them")
