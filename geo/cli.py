@@ -98,21 +98,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line and return its exit code."""
+    """Run the command line and return its exit code.
+
+    0: done (whatever the verdicts); 2: bad input (project file, data, output
+    folder), reported on one line saying which file, key, feature or row, what
+    is wrong and what to do; 1: internal error (a bug: rerun with ``--debug``
+    for the traceback and report it); 130: interrupted (Ctrl-C), earlier
+    outputs left as they were. Tracebacks are printed only with ``--debug``.
+    """
     args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+
+    def one_line(error: BaseException) -> str:
+        return " ".join(str(error).split()) or type(error).__name__
+
     try:
         return _run(args)
     except GeoInputError as error:
-        if args.debug:
+        if debug:
             traceback.print_exc()
-        print(f"geo: error: {error}", file=sys.stderr)  # noqa: T201
+        print(f"geo: error: {one_line(error)}", file=sys.stderr)  # noqa: T201
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        print("geo: interrupted; earlier outputs were left as they were", file=sys.stderr)  # noqa: T201
+        return 130
     except Exception as error:  # noqa: BLE001 - the last line of defence, reported as internal
-        if args.debug:
+        if debug:
             traceback.print_exc()
         print(  # noqa: T201
-            f"geo: internal error: {type(error).__name__}: {error} (rerun with --debug and "
-            "report it)",
+            f"geo: internal error: {type(error).__name__}: {one_line(error)} (rerun with "
+            "--debug and report it)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL

@@ -10,8 +10,9 @@ import pandas as pd
 import shapely
 
 from geo.errors import JoinError, ValidationError
-from geo.names import match_key, nfc
+from geo.names import closest_names, match_key, nfc
 from geo.project import TableSpec
+from geo.read import read_notes
 from geo.validate import Finding, parse_counts
 
 MIN_HAMLET_SHARE = 0.5
@@ -28,7 +29,8 @@ def join_table(
     layer : geopandas.GeoDataFrame
         Validated layer with ``id`` and ``name``.
     table : pandas.DataFrame
-        The table as read (text cells).
+        The table as read by :func:`geo.read.read_table` (text cells, indexed by
+        row number in the file; its reading notes become findings).
     spec : TableSpec
         Key column, match mode (``id`` or ``name``) and value columns.
 
@@ -37,28 +39,45 @@ def join_table(
     layer : geopandas.GeoDataFrame
         A copy with the value columns set (NaN where no row matched).
     findings : list of Finding
-        Rows that match no feature (with the closest names), features with no row.
+        Reading notes (encoding, header), rows that match no feature (with the
+        closest names), features with no row, ids matched without leading zeros.
 
     Raises
     ------
     JoinError
         If a named column is missing, or a key is duplicated in the table or
         (when matching names) shared by two features.
+    NumberFormatError
+        If a value is not a number or is negative (the message names the row).
     """
     where = f"{spec.key} ({spec.path.name})"
+    findings = [Finding(*note) for note in read_notes(table)]
     needed = [spec.key_column, *spec.columns.values()]
     missing = [column for column in needed if column not in table.columns]
     if missing:
+        columns = [str(c) for c in table.columns]
+        hints = [
+            f"{column!r} → {close[0]!r}?"
+            for column in missing
+            if (close := difflib.get_close_matches(column, columns, n=1, cutoff=0.6))
+        ]
+        hint = f"; did you mean {', '.join(hints)}" if hints else ""
         raise JoinError(
             f"{where}: column {', '.join(map(repr, missing))} is not in the table "
-            f"(columns: {', '.join(map(str, table.columns))})"
+            f"(columns: {', '.join(columns)}){hint}"
         )
+    if table.index.name != "row":
+        table = table.set_axis(pd.RangeIndex(2, len(table) + 2, name="row"))
     rows = table.loc[table[spec.key_column].notna()].copy()
-    to_key = match_key if spec.match == "name" else nfc
+    to_key = match_key if spec.match == "name" else _id_key
     rows["_key"] = rows[spec.key_column].map(lambda value: to_key(str(value)))
+    rows = rows.loc[rows["_key"] != ""]
     feature_keys = layer["name" if spec.match == "name" else "id"].map(
         lambda value: to_key(str(value))
     )
+    if spec.match == "id":
+        rows["_key"], found = _match_without_zeros(rows, feature_keys, spec)
+        findings += found
     _refuse_duplicates(rows.loc[rows["_key"].isin(set(feature_keys))], spec, where)
     if spec.match == "name":
         shared = feature_keys[feature_keys.duplicated(keep=False)]
@@ -68,13 +87,50 @@ def join_table(
                 f"{where}: features {', '.join(sorted(set(names)))} have names that cannot be "
                 f"told apart; join by id instead (key = <the table's code column>)"
             )
-    by_key = rows.set_index("_key")
+    matched = rows.loc[rows["_key"].isin(set(feature_keys))]
     joined = layer.copy()
     for value_name, column in spec.columns.items():
-        counts = parse_counts(by_key[column], f"{where} column {column!r}")
-        joined[value_name] = feature_keys.map(counts).astype("float64").to_numpy()
-    findings = _unmatched(rows, feature_keys, layer, spec)
+        counts = parse_counts(matched[column], f"{where} column {column!r}")
+        by_key = pd.Series(counts.to_numpy(), index=matched["_key"].to_numpy(), dtype="float64")
+        joined[value_name] = feature_keys.map(by_key).astype("float64").to_numpy()
+    findings += _unmatched(rows, feature_keys, layer, spec)
     return joined, findings
+
+
+def _id_key(value: str) -> str:
+    text = nfc(value)
+    return text[:-2] if text.endswith(".0") and text[:-2].isdigit() else text
+
+
+def _match_without_zeros(
+    rows: pd.DataFrame, feature_keys: pd.Series, spec: TableSpec
+) -> tuple[pd.Series, list[Finding]]:
+    """Match ids that lost their leading zeros (Excel turns 05491 into 5491)."""
+    known = set(feature_keys)
+    stripped: dict[str, list[str]] = {}
+    for key in known:
+        stripped.setdefault(key.lstrip("0"), []).append(key)
+    keys = []
+    fixed = 0
+    for key in rows["_key"]:
+        candidates = stripped.get(key.lstrip("0"), [])
+        if key not in known and key.isdigit() and len(candidates) == 1:
+            key = candidates[0]  # noqa: PLW2901 - the key, restored
+            fixed += 1
+        keys.append(key)
+    findings = []
+    if fixed:
+        findings.append(
+            Finding(
+                spec.key,
+                f"column {spec.key_column}",
+                "id_leading_zeros",
+                f"{fixed} key(s) matched after restoring leading zeros (e.g. 5491 → 05491); "
+                "store the key column as text",
+                float(fixed),
+            )
+        )
+    return pd.Series(keys, index=rows.index, dtype="object"), findings
 
 
 def _refuse_duplicates(rows: pd.DataFrame, spec: TableSpec, where: str) -> None:
@@ -82,7 +138,7 @@ def _refuse_duplicates(rows: pd.DataFrame, spec: TableSpec, where: str) -> None:
     if duplicated.empty:
         return
     lines = [
-        f"{value} (rows {', '.join(str(i + 2) for i in group.index)})"
+        f"{value} (rows {', '.join(str(i) for i in group.index)})"
         for value, group in duplicated.groupby(spec.key_column, sort=True)
     ]
     raise JoinError(
@@ -95,14 +151,15 @@ def _unmatched(
     rows: pd.DataFrame, feature_keys: pd.Series, layer: gpd.GeoDataFrame, spec: TableSpec
 ) -> list[Finding]:
     candidates = [str(name) for name in layer["name"]]
+    unmatched = rows.loc[~rows["_key"].isin(set(feature_keys))]
     findings = [
         Finding(
             spec.key,
             str(value),
             "unmatched_row",
-            f"row matches no {spec.joins} feature{_closest(str(value), candidates)}",
+            f"row {row} matches no {spec.joins} feature{_closest(str(value), candidates)}",
         )
-        for value in rows.loc[~rows["_key"].isin(set(feature_keys)), spec.key_column]
+        for row, value in unmatched[spec.key_column].items()
     ]
     matched = set(rows["_key"])
     findings += [
@@ -118,7 +175,7 @@ def _unmatched(
 
 
 def _closest(value: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(value, candidates, n=2, cutoff=0.6)
+    close = closest_names(value, candidates)
     return f"; closest: {', '.join(close)}" if close else ""
 
 

@@ -12,6 +12,7 @@ _PREFIXES = (
     "thi xa",
     "to dan pho",
     "tieu khu",
+    "tdp",
     "khu pho",
     "khu dan cu",
     "phuong",
@@ -20,12 +21,14 @@ _PREFIXES = (
     "ban",
     "lang",
     "khu",
+    "kp",
     "ap",
     "to",
     "xa",
 )
 _PREFIX_RE = re.compile(r"^(?:" + "|".join(re.escape(p) for p in _PREFIXES) + r")[\s.]+(?=\S)")
 _NON_ALNUM_RE = re.compile(r"[^0-9a-z]+")
+_LEADING_ZEROS_RE = re.compile(r"(?<![0-9])0+(?=[0-9])")
 
 
 def nfc(text: str) -> str:
@@ -61,7 +64,8 @@ def match_key(name: str) -> str:
 
     Diacritics, case, spacing, punctuation and one leading administrative
     or settlement prefix (Xã, Phường, Thị trấn, Xóm, Thôn, Tổ dân phố, …)
-    are ignored. Numbers are kept, so "Xóm 1" and "Xóm 11" stay distinct.
+    are ignored. Numbers are kept, so "Xóm 1" and "Xóm 11" stay distinct;
+    leading zeros are not ("Xóm 01" is "Xóm 1").
 
     Parameters
     ----------
@@ -77,11 +81,34 @@ def match_key(name: str) -> str:
     --------
     >>> match_key("Xã Quyết Thắng") == match_key("QuyếtThắng") == "quyetthang"
     True
-    >>> match_key("Xóm Khuôn 1"), match_key("xom khuon 11")
-    ('khuon1', 'khuon11')
+    >>> match_key("Xóm Khuôn 1"), match_key("xom khuon 11"), match_key("TDP 05")
+    ('khuon1', 'khuon11', '5')
     """
     folded = _PREFIX_RE.sub("", fold(name))
-    return _NON_ALNUM_RE.sub("", folded)
+    return _LEADING_ZEROS_RE.sub("", _NON_ALNUM_RE.sub(" ", folded)).replace(" ", "")
+
+
+def closest_names(name: str, candidates: list[str], n: int = 2) -> list[str]:
+    """Return up to ``n`` candidates whose spelling is closest to ``name``.
+
+    Compared on :func:`fold` without the leading prefix, so "Khuon Mot" finds
+    "Xóm Khuôn 1" and a missing diacritic costs nothing.
+
+    Examples
+    --------
+    >>> closest_names("Khuon Mot", ["Xóm Cây Thị", "Xóm Khuôn 1", "Thôn Đồng Kiệm"])
+    ['Xóm Khuôn 1']
+    """
+    import difflib
+
+    def plain(text: str) -> str:
+        return _PREFIX_RE.sub("", fold(text))
+
+    by_plain: dict[str, str] = {}
+    for candidate in candidates:
+        by_plain.setdefault(plain(candidate), candidate)
+    close = difflib.get_close_matches(plain(name), list(by_plain), n=n, cutoff=0.6)
+    return [by_plain[match] for match in close]
 
 
 def slug(name: str) -> str:

@@ -1,8 +1,10 @@
 """Write a run's results: tables (CSV), GeoPackage and the HTML map.
 
-All files are first written to a temporary folder beside the output folder
-and moved into place only when every one of them is complete, so a failed
-run leaves earlier outputs as they were.
+All files are first written to a staging folder inside the output folder
+and moved into place only when every one of them is complete, so a failed or
+interrupted run leaves earlier outputs as they were. A run holds an exclusive
+lock on the output folder while it writes, so two runs into the same folder
+take turns instead of mixing their files.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from geo._lock import STAGING_PREFIX, output_lock, remove_stale_staging, signals_deferred
+from geo.errors import GeoInputError, OutputError
 from geo.names import slug
 from geo.pipeline import RunResult
 from geo.webmap import render_result_map
@@ -44,15 +48,21 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     ----------
     result : RunResult
     out_dir : str or Path
-        Created if needed. Files of the same names are replaced.
+        Created if needed. Files of the same names are replaced; other files
+        in it are left alone.
 
     Returns
     -------
     list of Path
         The files written.
+
+    Raises
+    ------
+    OutputError
+        If the folder cannot be written (permissions, disk full), or another
+        run holds it for longer than :data:`geo._lock.LOCK_TIMEOUT`.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     writers: dict[str, Callable[[Path], None]] = {
         "map.html": lambda path: _write_text(path, render_result_map(result)),
         "criteria.csv": lambda path: write_csv(result.criteria, path),
@@ -63,14 +73,40 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     if result.hamlets is not None:
         writers["hamlets.csv"] = lambda path: write_csv(_table(result.hamlets), path)
         writers["contributions.csv"] = lambda path: write_csv(result.contributions, path)
-    staging = Path(tempfile.mkdtemp(prefix=".geo-run-", dir=out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with output_lock(out):
+            return _write_staged(out, writers)
+    except OSError as error:
+        if isinstance(error, GeoInputError):
+            raise
+        raise OutputError(
+            f"--out {out}: cannot write the outputs ({error.strerror or error}); check the "
+            "folder is writable and the disk has space; earlier outputs were left as they were"
+        ) from error
+
+
+def _write_staged(out: Path, writers: dict[str, Callable[[Path], None]]) -> list[Path]:
+    """Write every file into a staging folder, then move them all into ``out`` at once.
+
+    A failure or an interruption before the moves leaves ``out`` as it was; the
+    moves themselves run with SIGINT and SIGTERM deferred. Outputs of an earlier
+    run that this run does not produce (``hamlets.csv`` when the hamlets layer
+    was removed) are deleted, so the folder always holds one run's set.
+    """
+    remove_stale_staging(out)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
     try:
         for name, write in writers.items():
             write(staging / name)
         written = []
-        for name in writers:
-            (staging / name).replace(out / name)
-            written.append(out / name)
+        with signals_deferred():
+            for name in writers:
+                (staging / name).replace(out / name)
+                written.append(out / name)
+            for name in OUTPUT_FILES:
+                if name not in writers:
+                    (out / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written

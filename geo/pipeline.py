@@ -85,7 +85,9 @@ def run(project: Project) -> RunResult:
     findings: list[Finding] = []
     layers: dict[str, gpd.GeoDataFrame] = {}
     for role, spec in project.layers.items():
-        layer, found = validate_layer(read_layer(spec), spec, project.crs)
+        layer, found = validate_layer(
+            read_layer(spec), spec, project.crs, province=project.province
+        )
         layers[role] = layer
         findings += found
     for table in project.tables.values():

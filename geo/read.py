@@ -1,25 +1,61 @@
-"""Read input layers and tables exactly as they are on disk (read-only)."""
+"""Read input layers and tables exactly as they are on disk (read-only).
+
+Nothing here writes to an input file: GDAL opens layers read-only, tables are
+read as bytes or with openpyxl's reader. What reading had to work around (a
+legacy text encoding, a title row above a table's header, a GDAL warning) is
+attached to the returned frame as notes (:func:`read_notes`) and lands in the
+run's findings.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import re
+import warnings
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
-from pyogrio.errors import DataLayerError, DataSourceError
+from pyarrow.lib import ArrowException  # type: ignore[import-untyped]
 
-from geo.errors import LayerReadError
+from geo import encoding
+from geo.errors import EmptyInputError, JoinError, LayerReadError
+from geo.names import fold, nfc
 from geo.project import LayerSpec, TableSpec
 
 PARQUET_SUFFIXES = (".parquet", ".geoparquet")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+ARROW_SUFFIXES = (".gpkg",)
+"""Formats read through GDAL's Arrow interface."""
+NOTES = "geo.notes"
+"""Key of :attr:`pandas.DataFrame.attrs` holding the reading notes."""
+HEADER_SCAN_ROWS = 30
+"""How many rows from the top are searched for a table's header row."""
+MAX_HEADER_ROWS = 3
+
+Note = tuple[str, str, str, str, float]
+"""A reading note: (layer or table key, feature or row, kind, message, value)."""
+
+
+def read_notes(frame: pd.DataFrame) -> list[Note]:
+    """Return the notes :func:`read_layer` or :func:`read_table` attached to a frame."""
+    return list(frame.attrs.get(NOTES, []))
 
 
 def read_layer(spec: LayerSpec) -> gpd.GeoDataFrame:
     """Read one layer of the project.
 
     Any format GDAL reads (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, …)
-    goes through pyogrio; GeoParquet through geopandas.
+    goes through pyogrio; GeoParquet through geopandas. Text that is not
+    valid UTF-8 (a DBF without ``.cpg``, a legacy file) is read byte for byte
+    as Latin-1 so that :mod:`geo.encoding` can recognise TCVN3, VNI or cp1258
+    later; nothing is lost.
 
     Parameters
     ----------
@@ -35,34 +71,123 @@ def read_layer(spec: LayerSpec) -> gpd.GeoDataFrame:
     ------
     LayerReadError
         If the file is missing, unreadable or has no such layer.
+    EmptyInputError
+        If the file is empty or the layer holds no features.
     """
     where = f"{spec.key}.path = {spec.path}"
-    if not spec.path.exists():
-        raise LayerReadError(f"{where}: file not found")
-    try:
+    _check_file(spec.path, where)
+    notes: list[Note] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         if spec.path.suffix.lower() in PARQUET_SUFFIXES:
-            return gpd.read_parquet(spec.path)
-        return gpd.read_file(spec.path, layer=spec.layer, engine="pyogrio", use_arrow=True)
-    except (DataSourceError, DataLayerError) as error:
-        layers = _layer_names(spec)
-        hint = f" (layers in the file: {', '.join(layers)})" if layers else ""
-        raise LayerReadError(f"{where}: cannot read it as a layer: {error}{hint}") from error
-    except (OSError, ValueError) as error:
-        raise LayerReadError(f"{where}: cannot read it: {error}") from error
+            frame = _read_parquet(spec.path, where)
+        else:
+            frame = _read_gdal(spec, where, notes)
+    notes += [
+        (spec.role, "", "read_warning", f"{spec.path.name}: {_one_line(str(w.message))}", math.nan)
+        for w in caught
+    ]
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
+        raise LayerReadError(
+            f"{where}: has no geometry; a {spec.role} layer must be a map layer "
+            "(GeoPackage, GeoJSON, Shapefile…), not a plain table"
+        )
+    if len(frame) == 0:
+        raise EmptyInputError(
+            f"{where}: the layer holds no features; fill it, or remove [{spec.key}]"
+        )
+    frame.attrs[NOTES] = notes
+    return frame
 
 
-def _layer_names(spec: LayerSpec) -> list[str]:
+def _check_file(path: Path, where: str) -> None:
+    if not path.exists():
+        raise LayerReadError(f"{where}: file not found")
+    if path.is_file() and path.stat().st_size == 0:
+        raise EmptyInputError(f"{where}: the file is empty (0 bytes); export it again")
+
+
+def _read_parquet(path: Path, where: str) -> gpd.GeoDataFrame:
     try:
-        return [str(name) for name in pyogrio.list_layers(spec.path)[:, 0]]
-    except (DataSourceError, OSError):
-        return []
+        return gpd.read_parquet(path)
+    except (ArrowException, OSError, ValueError, TypeError, KeyError) as error:
+        raise LayerReadError(
+            f"{where}: cannot read it as GeoParquet: {_one_line(error)}"
+        ) from error
+
+
+def _read_gdal(spec: LayerSpec, where: str, notes: list[Note]) -> gpd.GeoDataFrame:
+    try:
+        layers = [str(name) for name in pyogrio.list_layers(spec.path)[:, 0]]
+    except (RuntimeError, OSError, ValueError) as error:
+        raise LayerReadError(
+            f"{where}: cannot read it as a map layer (damaged, truncated or not a GIS file): "
+            f"{_one_line(error)}"
+        ) from error
+    if not layers:
+        raise EmptyInputError(f"{where}: the file holds no layer")
+    if spec.layer is not None and spec.layer not in layers:
+        raise LayerReadError(
+            f"{where}: no layer {spec.layer!r} in the file (layers: {', '.join(layers)}); "
+            f"fix {spec.key}.layer"
+        )
+    layer = spec.layer or layers[0]
+    suffix = spec.path.suffix.lower()
+    legacy_dbf = suffix in {".shp", ".dbf"} and not any(
+        spec.path.with_suffix(s).exists() for s in (".cpg", ".CPG")
+    )
+    try:
+        # Arrow is several times faster on large GeoPackages; other drivers go through the
+        # plain reader (GDAL 3.12's FlatGeobuf Arrow stream crashes on null geometries).
+        if suffix in ARROW_SUFFIXES:
+            try:
+                frame = gpd.read_file(spec.path, layer=layer, engine="pyogrio", use_arrow=True)
+                _materialise_text(frame)
+                return frame
+            except (ArrowException, UnicodeDecodeError):
+                notes.append(
+                    (spec.role, "", "text_not_utf8", "text is not valid UTF-8; read as bytes", 0.0)
+                )
+                return gpd.read_file(
+                    spec.path, layer=layer, engine="pyogrio", use_arrow=False, encoding="latin1"
+                )
+        # A DBF without .cpg: GDAL decodes by the DBF's language byte, else as Latin-1.
+        encoding_option = "latin1" if legacy_dbf else None
+        try:
+            return gpd.read_file(
+                spec.path, layer=layer, engine="pyogrio", use_arrow=False, encoding=encoding_option
+            )
+        except UnicodeDecodeError:
+            notes.append(
+                (spec.role, "", "text_not_utf8", "text is not valid UTF-8; read as bytes", 0.0)
+            )
+            return gpd.read_file(
+                spec.path, layer=layer, engine="pyogrio", use_arrow=False, encoding="latin1"
+            )
+    except (RuntimeError, OSError, ValueError, ArrowException, UnicodeDecodeError) as error:
+        raise LayerReadError(
+            f"{where}: cannot read layer {layer!r} (damaged or truncated?): {_one_line(error)}"
+        ) from error
+
+
+def _materialise_text(frame: pd.DataFrame) -> None:
+    """Touch every text column so that invalid UTF-8 in Arrow strings fails here, not later."""
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    for column in frame.columns:
+        if column != geometry and not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column].tolist()
 
 
 def read_table(spec: TableSpec) -> pd.DataFrame:
     """Read a CSV or XLSX table with every cell as text.
 
     Codes keep their leading zeros; numbers are parsed later with
-    :func:`parse_number`, which knows Vietnamese formatting.
+    :func:`parse_number`, which knows Vietnamese formatting. The header is
+    the row that holds the key column's name: title rows above it are
+    skipped and a two-row header (merged cells) is read as one; a CSV that is
+    not UTF-8 is decoded as cp1258, TCVN3 or VNI, whichever reads as
+    Vietnamese; text typed in a legacy font (TCVN3, VNI) is converted. Each
+    of these is noted (:func:`read_notes`).
 
     Parameters
     ----------
@@ -72,35 +197,281 @@ def read_table(spec: TableSpec) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns as in the file, values as strings (missing cells are NA).
+        Columns as in the file, values as strings (missing cells are NA); the
+        index is the row number in the file (1-based), for messages.
 
     Raises
     ------
     LayerReadError
-        If the file is missing or unreadable.
+        If the file is missing or unreadable, or the sheet does not exist.
+    EmptyInputError
+        If the file or sheet holds no rows below its header.
+    JoinError
+        If a column named in the project file heads several columns of a merged header.
     """
     where = f"{spec.key}.path = {spec.path}"
-    if not spec.path.exists():
-        raise LayerReadError(f"{where}: file not found")
+    _check_file(spec.path, where)
+    notes: list[Note] = []
     suffix = spec.path.suffix.lower()
-    try:
-        if suffix in {".xlsx", ".xlsm"}:
-            table = pd.read_excel(spec.path, sheet_name=spec.sheet or 0, dtype=str)
-        elif suffix in {".csv", ".txt"}:
-            table = pd.read_csv(spec.path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-            table = table.replace({"": pd.NA})
-        else:
-            raise LayerReadError(f"{where}: unsupported table format {suffix!r} (use CSV or XLSX)")
-    except UnicodeDecodeError as error:
-        raise LayerReadError(f"{where}: not UTF-8 text ({error}); save it as UTF-8") from error
-    except (OSError, ValueError) as error:
-        raise LayerReadError(f"{where}: cannot read it: {error}") from error
-    table.columns = [str(column).strip() for column in table.columns]
+    if suffix in EXCEL_SUFFIXES:
+        grid = _excel_grid(spec, where)
+    elif suffix in TEXT_SUFFIXES:
+        grid = _text_grid(spec, where, notes)
+    elif suffix == ".xls":
+        raise LayerReadError(
+            f"{where}: old Excel format (.xls); open it in Excel and save as .xlsx"
+        )
+    else:
+        raise LayerReadError(f"{where}: unsupported table format {suffix!r} (use CSV or XLSX)")
+    table = _frame_from_grid(grid, spec, where, notes)
+    table = _fix_legacy_text(table, spec.key, notes)
+    table.attrs[NOTES] = notes
     return table
+
+
+def _excel_grid(spec: TableSpec, where: str) -> list[list[str | None]]:
+    from openpyxl import load_workbook  # type: ignore[import-untyped]
+    from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions it skips
+            workbook = load_workbook(spec.path, read_only=False, data_only=True)
+    except (InvalidFileException, OSError, ValueError, KeyError, TypeError) as error:
+        raise LayerReadError(
+            f"{where}: cannot read it as an Excel workbook (damaged, or not .xlsx): "
+            f"{_one_line(error)}"
+        ) from error
+    except Exception as error:  # zip and XML errors of a damaged workbook vary
+        raise LayerReadError(
+            f"{where}: cannot read it as an Excel workbook (damaged?): "
+            f"{type(error).__name__}: {_one_line(error)}"
+        ) from error
+    try:
+        if spec.sheet is not None and spec.sheet not in workbook.sheetnames:
+            raise LayerReadError(
+                f"{where}: no sheet {spec.sheet!r} (sheets: {', '.join(workbook.sheetnames)}); "
+                f"fix {spec.key}.sheet"
+            )
+        sheet = workbook[spec.sheet] if spec.sheet is not None else workbook.worksheets[0]
+        fills: dict[tuple[int, int], object] = {}
+        for cells in sheet.merged_cells.ranges:
+            value = sheet.cell(cells.min_row, cells.min_col).value
+            for row in range(cells.min_row, cells.max_row + 1):
+                for col in range(cells.min_col, cells.max_col + 1):
+                    fills[(row, col)] = value
+        grid = []
+        for r, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            grid.append(
+                [_cell_text(fills.get((r, c), value)) for c, value in enumerate(row, start=1)]
+            )
+        return grid
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: object) -> str | None:  # noqa: PLR0911 - one return per cell type
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    text = nfc(str(value))
+    return text or None
+
+
+def _text_grid(spec: TableSpec, where: str, notes: list[Note]) -> list[list[str | None]]:
+    try:
+        data = spec.path.read_bytes()
+    except OSError as error:
+        raise LayerReadError(f"{where}: cannot read it: {_one_line(error)}") from error
+    if b"\x00" in data[:4096]:
+        if data[:2] in {b"\xff\xfe", b"\xfe\xff"}:
+            try:
+                text = data.decode("utf-16")
+            except UnicodeDecodeError as error:
+                raise LayerReadError(f"{where}: damaged UTF-16 text: {error}") from error
+        else:
+            raise LayerReadError(
+                f"{where}: not a text table (binary content); save it as CSV (UTF-8) or XLSX"
+            )
+    else:
+        text, used = encoding.decode_bytes(data)
+        if used != "utf-8":
+            notes.append(
+                (
+                    spec.key,
+                    "",
+                    "encoding_converted",
+                    (
+                        f"{spec.path.name} is not UTF-8: read as {used.upper()} (detected) "
+                        "and converted to Unicode; save it as UTF-8 to skip this"
+                    ),
+                    0.0,
+                )
+            )
+    try:
+        dialect = csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = "\t" if spec.path.suffix.lower() == ".tsv" else ","
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as error:
+        raise LayerReadError(f"{where}: not a well-formed CSV: {_one_line(error)}") from error
+    return [[nfc(cell) or None for cell in row] for row in rows]
+
+
+def _norm(text: str) -> str:
+    return " ".join(fold(text).split())
+
+
+def _frame_from_grid(
+    grid: list[list[str | None]], spec: TableSpec, where: str, notes: list[Note]
+) -> pd.DataFrame:
+    width = max((len(row) for row in grid), default=0)
+    rows = [list(row) + [None] * (width - len(row)) for row in grid]
+    if not any(any(cell for cell in row) for row in rows):
+        raise EmptyInputError(f"{where}: the table is empty")
+    wanted = [spec.key_column, *spec.columns.values()]
+    wanted_norm = {_norm(name) for name in wanted}
+    key_norm = _norm(spec.key_column)
+
+    def cells(row: Sequence[str | None]) -> set[str]:
+        return {_norm(cell) for cell in row if cell}
+
+    top = next(
+        (i for i, row in enumerate(rows[:HEADER_SCAN_ROWS]) if key_norm in cells(row)),
+        next(i for i, row in enumerate(rows) if any(row)),
+    )
+    key_col = next(
+        (j for j, cell in enumerate(rows[top]) if cell and _norm(cell) == key_norm), None
+    )
+    found = cells(rows[top]) & wanted_norm
+    bottom = top
+    while bottom + 1 < len(rows) and bottom - top + 1 < MAX_HEADER_ROWS:
+        below = rows[bottom + 1]
+        new = (cells(below) & wanted_norm) - found
+        merged_key = key_col is not None and (
+            below[key_col] is None or _norm(below[key_col] or "") == key_norm
+        )
+        numeric = any(cell and _looks_numeric(cell) for cell in below)
+        if not new and not (merged_key and not numeric and any(below)):
+            break
+        found |= new
+        bottom += 1
+    names = []
+    parts_of = []
+    for j in range(width):
+        parts: list[str] = []
+        for i in range(top, bottom + 1):
+            cell = rows[i][j]
+            if cell and (not parts or _norm(parts[-1]) != _norm(cell)):
+                parts.append(cell.strip())
+        parts_of.append(parts)
+        names.append(" ".join(parts) if parts else f"column {j + 1}")
+    names = _unique(names)
+    for name in wanted:
+        matches = [
+            j
+            for j in range(width)
+            if _norm(names[j]) == _norm(name) or _norm(name) in {_norm(p) for p in parts_of[j]}
+        ]
+        exact = [j for j in matches if _norm(names[j]) == _norm(name)]
+        if len(exact) == 1:
+            matches = exact
+        if len(matches) > 1:
+            heads = ", ".join(repr(names[j]) for j in matches)
+            raise JoinError(
+                f"{where}: {name!r} heads {len(matches)} columns of a merged header ({heads}); "
+                f"name one of them in the project file"
+            )
+        if matches:
+            names[matches[0]] = name
+    if top > 0 or bottom > top:
+        skipped = f"{top} row(s) above it skipped" if top else "no title row"
+        merged = f", header rows {top + 1}-{bottom + 1} read as one" if bottom > top else ""
+        notes.append(
+            (
+                spec.key,
+                f"row {top + 1}",
+                "header_detected",
+                f"header found on row {top + 1} ({skipped}{merged})",
+                float(top + 1),
+            )
+        )
+    data = rows[bottom + 1 :]
+    numbers = list(range(bottom + 2, bottom + 2 + len(data)))
+    kept = [(n, row) for n, row in zip(numbers, data, strict=True) if any(row)]
+    table = pd.DataFrame(
+        [row for _, row in kept], columns=names, index=[n for n, _ in kept], dtype="object"
+    )
+    if table.empty:
+        raise EmptyInputError(f"{where}: no rows below the header (row {bottom + 1})")
+    table.index.name = "row"
+    return table
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name} ({count + 1})")
+    return out
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        parse_number(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _fix_legacy_text(table: pd.DataFrame, key: str, notes: list[Note]) -> pd.DataFrame:
+    for column in table.columns:
+        values = [str(v) for v in table[column].dropna()]
+        if not values:
+            continue
+        found = encoding.detect(values)
+        if found.encoding == "unicode" or found.converted == 0:
+            continue
+        mask = table[column].notna()
+        table.loc[mask, column] = encoding.convert(
+            [str(v) for v in table.loc[mask, column]], found.encoding
+        )
+        notes.append(
+            (
+                key,
+                f"column {column}",
+                "encoding_converted",
+                (
+                    f"column {column!r} is in {found.encoding.upper()} (detected); "
+                    f"{found.converted} value(s) converted to Unicode"
+                ),
+                float(found.converted),
+            )
+        )
+    return table
+
+
+def _one_line(error: object) -> str:
+    return " ".join(str(error).split())
 
 
 _VN_THOUSANDS = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
 _VN_DECIMAL = re.compile(r"^-?\d+,\d+$")
+_EN_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+_EMPTY_MARKS = {"-", "–", "—", "...", "…", "x", "n/a", "na"}
 
 
 def parse_number(text: object) -> float:
@@ -108,7 +479,8 @@ def parse_number(text: object) -> float:
 
     In Vietnamese the thousands separator is ``.`` and the decimal mark is
     ``,``: ``"1.234"`` is one thousand two hundred thirty-four and
-    ``"1.234,5"`` is 1234.5. Spaces are ignored.
+    ``"1.234,5"`` is 1234.5. Spaces are ignored. A dash or ``…`` alone means
+    no figure (NaN).
 
     Parameters
     ----------
@@ -123,22 +495,33 @@ def parse_number(text: object) -> float:
     Raises
     ------
     ValueError
-        If the text is not a number.
+        If the text is not a finite number.
 
     Examples
     --------
     >>> parse_number("1.234"), parse_number("1.234,5"), parse_number("17252"), parse_number("3,5")
     (1234.0, 1234.5, 17252.0, 3.5)
+    >>> parse_number("12,345,678")
+    12345678.0
     """
     if text is None or text is pd.NA:
         return float("nan")
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a number")
     if isinstance(text, int | float):
         return float(text)
-    cleaned = str(text).strip().replace(" ", "").replace("\u00a0", "")
-    if not cleaned:
+    cleaned = str(text).strip().replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+    if not cleaned or cleaned.casefold() in _EMPTY_MARKS or cleaned.casefold() == "nan":
         return float("nan")
     if _VN_THOUSANDS.match(cleaned):
         cleaned = cleaned.replace(".", "").replace(",", ".")
     elif _VN_DECIMAL.match(cleaned):
         cleaned = cleaned.replace(",", ".")
-    return float(cleaned)
+    elif _EN_THOUSANDS.match(cleaned):
+        cleaned = cleaned.replace(",", "")
+    if not re.fullmatch(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", cleaned):
+        raise ValueError(f"{text!r} is not a number")
+    number = float(cleaned)
+    if not math.isfinite(number):
+        raise ValueError(f"{text!r} is not a finite number")
+    return number

@@ -1,13 +1,18 @@
 """Validate each input layer and bring it into the project CRS.
 
 One entry point per input: :func:`validate_layer`. It checks the fields the
-project file names, the CRS, the geometry types, empty geometries and ids;
-repairs invalid polygons visibly (each repair is recorded with its area
-change) and reprojects once.
+project file names, the CRS (present, with VN-2000's datum shift, putting the
+data inside Vietnam and the stated province), the geometry types, empty and
+non-finite geometries and ids; converts legacy-encoded text to Unicode and
+repairs invalid polygons visibly (each conversion and repair is recorded,
+repairs with their area change) and reprojects once.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
+import re
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -16,10 +21,12 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from geo.errors import NoCrsError, ValidationError
+from geo import crs as vncrs
+from geo import encoding
+from geo.errors import CrsError, GeometryError, NoCrsError, NumberFormatError, ValidationError
 from geo.names import nfc
 from geo.project import LayerSpec
-from geo.read import parse_number
+from geo.read import parse_number, read_notes
 
 GEOMETRY_KINDS: dict[str, set[str]] = {
     "units": {"Polygon", "MultiPolygon"},
@@ -33,6 +40,14 @@ GEOMETRY_KINDS: dict[str, set[str]] = {
 MAX_REPAIR_AREA_CHANGE = 0.01
 """A repair that changes a polygon's area by more than this share is refused."""
 
+VIETNAM_MARGIN = 0.1
+"""Degrees added around Vietnam's boxes before a feature counts as outside."""
+PROVINCE_MARGIN = 0.05
+"""Degrees (about 5 km) added around a province's box before a feature counts as outside."""
+STUDY_ROLES = ("units", "hamlets")
+"""Layers that must lie wholly inside the province; the others need only overlap it."""
+
+_TEXT_FIELDS = ("id", "name", "unit", "code", "kind", "surface")
 _POLYGON_TYPE_ID = 3
 _MULTIPOLYGON_TYPE_ID = 6
 
@@ -48,7 +63,8 @@ class Finding:
     feature : str
         Id (or row) of the feature concerned; empty for the whole layer.
     kind : str
-        Short machine name, e.g. ``geometry_repaired``, ``unmatched_row``.
+        Short machine name, e.g. ``geometry_repaired``, ``unmatched_row``,
+        ``encoding_converted``.
     message : str
         What happened, in words.
     value : float
@@ -63,7 +79,7 @@ class Finding:
 
 
 def validate_layer(
-    raw: gpd.GeoDataFrame, spec: LayerSpec, crs: CRS
+    raw: gpd.GeoDataFrame, spec: LayerSpec, crs: CRS, *, province: str | None = None
 ) -> tuple[gpd.GeoDataFrame, list[Finding]]:
     """Check a layer against its spec and return it clean, in ``crs``.
 
@@ -79,73 +95,153 @@ def validate_layer(
         What the project file says about it.
     crs : pyproj.CRS
         The project CRS.
+    province : str, optional
+        The project's province: features must lie inside its box (units and
+        hamlets wholly, other layers in part). Without it, inside Vietnam.
 
     Returns
     -------
     layer : geopandas.GeoDataFrame
     findings : list of Finding
-        Repairs and dropped features, for the data-quality report.
+        Reading notes, text conversions, repairs and dropped features.
 
     Raises
     ------
     ValidationError
-        If a named field is missing, the CRS is missing, a geometry type does
-        not fit the layer, a unit or hamlet geometry is empty, a repair changes
-        an area too much, or ids are missing or duplicated.
+        If a named field is missing or ids are missing or duplicated.
+    NoCrsError
+        If the layer has no CRS.
+    CrsError
+        If the CRS is VN-2000 TM-3 without the datum shift, or puts features
+        outside Vietnam or the province (swapped axes are recognised).
+    GeometryError
+        If a geometry type does not fit the layer, a unit or hamlet geometry is
+        empty, coordinates are not finite, or a repair changes an area too much.
+    NumberFormatError
+        If a count is not a number or is negative.
     """
     where = f"{spec.key} ({spec.path.name})"
-    findings: list[Finding] = []
+    findings = [Finding(*note) for note in read_notes(raw)]
     missing = [column for column in spec.fields.values() if column not in raw.columns]
     if missing:
-        available = ", ".join(str(c) for c in raw.columns if c != raw.geometry.name)
+        available = [str(c) for c in raw.columns if c != raw.geometry.name]
+        hints = []
+        for column in missing:
+            close = difflib.get_close_matches(column, available, n=1, cutoff=0.6)
+            close += [c for c in available if c.casefold() == column.casefold()][:1]
+            if close:
+                hints.append(f"{column!r} → {close[-1]!r}?")
+        hint = f"; did you mean {', '.join(hints)}" if hints else ""
         raise ValidationError(
             f"{where}: field {', '.join(map(repr, missing))} named in the project file is not "
-            f"in the layer (fields: {available})"
+            f"in the layer (fields: {', '.join(available)}){hint}"
         )
+    geometries = shapely.force_2d(raw.geometry.to_numpy())
     if raw.crs is None:
         raise NoCrsError(
             f"{where}: the layer has no CRS; save it with one (e.g. a .prj beside a shapefile)"
+            f"{_coordinate_hint(geometries, crs)}"
+        )
+    meridian = vncrs.tm3_meridian(raw.crs)
+    if meridian is not None and vncrs.lacks_vn2000_shift(raw.crs):
+        official = vncrs.tm3_crs(meridian)
+        name = f"EPSG:{official.to_epsg()}" if official.to_epsg() else "the VN-2000 TM-3 CRS"
+        raise CrsError(
+            f"{where}: its CRS is a VN-2000 TM-3 {vncrs.dms(meridian)} projection without "
+            "VN-2000's datum shift to WGS 84 (the 'internal' VN-2000, no TOWGS84): read as it "
+            f"is, it lands about 200 m off; if the data is VN-2000, give the file {name} (in "
+            "QGIS: Set Layer CRS, then export) and run again"
         )
     layer = gpd.GeoDataFrame(
         {logical: raw[column].to_numpy() for logical, column in spec.fields.items()},
-        geometry=shapely.force_2d(raw.geometry.to_numpy()),
+        geometry=geometries,
         crs=raw.crs,
     )
-    layer = _clean_text(layer, spec)
+    layer, converted = _clean_text(layer, spec)
+    findings += converted
     layer, dropped = _drop_empty(layer, spec, where)
     findings += dropped
     _check_types(layer, spec, where)
-    if spec.role in {"units", "hamlets"}:
+    _check_finite(layer, where)
+    if spec.role in STUDY_ROLES:
         _check_ids(layer, where)
-    layer = layer.to_crs(crs)
+    _check_extent(layer, spec, where, province)
+    layer = _reproject(layer, crs, where)
     if GEOMETRY_KINDS[spec.role] == {"Polygon", "MultiPolygon"}:
         layer, repairs = _repair_polygons(layer, spec, where)
         findings += repairs
     return layer, findings
 
 
-def _clean_text(layer: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
-    for column in ("id", "name", "unit", "code", "kind", "surface"):
+def _coordinate_hint(geometries: np.ndarray, crs: CRS) -> str:
+    xy = shapely.get_coordinates(geometries)
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if xy.size == 0:
+        return ""
+    x0, y0 = xy.min(axis=0)
+    x1, y1 = xy.max(axis=0)
+    extent = f"x {x0:,.0f}…{x1:,.0f}, y {y0:,.0f}…{y1:,.0f}"
+    if -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90:
+        return f"; its coordinates ({extent}) look like longitude/latitude: EPSG:4326"
+    lon, lat = vncrs.to_lonlat(crs, np.array([(x0 + x1) / 2]), np.array([(y0 + y1) / 2]))
+    if vncrs.inside(lon, lat, vncrs.vietnam_boxes(), VIETNAM_MARGIN).all():
+        code = crs.to_epsg()
+        return (
+            f"; its coordinates ({extent}) fit the project CRS"
+            f"{f' EPSG:{code}' if code else ''} ({crs.name}): if they are in it, give the file "
+            "that CRS"
+        )
+    return f"; its coordinates are {extent}"
+
+
+def _clean_text(layer: gpd.GeoDataFrame, spec: LayerSpec) -> tuple[gpd.GeoDataFrame, list[Finding]]:
+    findings = []
+    for column in _TEXT_FIELDS:
         if column not in layer.columns:
             continue
-        values = layer[column]
-        text = values.map(_as_text, na_action="ignore")
+        text = layer[column].map(_as_text, na_action="ignore")
+        text = text.where(text.map(lambda v: isinstance(v, str) and v != "", na_action="ignore"))
+        values = [str(v) for v in text.dropna()]
+        found = encoding.detect(values) if values else None
+        if found is not None and found.encoding != "unicode" and found.converted:
+            mask = text.notna()
+            text.loc[mask] = encoding.convert([str(v) for v in text.loc[mask]], found.encoding)
+            findings.append(
+                Finding(
+                    spec.role,
+                    f"field {spec.fields[column]}",
+                    "encoding_converted",
+                    f"{spec.path.name} field {spec.fields[column]!r} is in "
+                    f"{found.encoding.upper()} (detected); {found.converted} value(s) converted "
+                    "to Unicode",
+                    float(found.converted),
+                )
+            )
         if column == "code":
             text = text.str.upper()
         layer[column] = text.astype("string")
     for column in ("population", "households"):
         if column in layer.columns:
             layer[column] = parse_counts(layer[column], f"{spec.key} field {spec.fields[column]!r}")
-    return layer
+    return layer, findings
+
+
+_EN_GROUPS_ONLY = re.compile(r"^\s*\d{1,3}(,\d{3})+\s*$")
 
 
 def parse_counts(values: pd.Series, where: str) -> pd.Series:
     """Parse a column of counts (people, households) written either way.
 
+    ``1.234`` and ``1.234,5`` are read the Vietnamese way; ``1,234`` in a
+    count column is read as one thousand two hundred thirty-four (a count is
+    not written with three decimals).
+
     Parameters
     ----------
     values : pandas.Series
-        Cells as read (text or numbers).
+        Cells as read (text or numbers). A table read by
+        :func:`geo.read.read_table` is indexed by file row numbers, which
+        the messages use.
     where : str
         The column's place in the project, for messages.
 
@@ -156,19 +252,25 @@ def parse_counts(values: pd.Series, where: str) -> pd.Series:
 
     Raises
     ------
-    ValidationError
+    NumberFormatError
         If a cell is not a number or is negative; the message names the row.
     """
     parsed = []
-    for position, value in enumerate(values):
+    by_row = values.index.name == "row"
+    for position, (label, value) in enumerate(values.items()):
+        row = f"row {label}" if by_row else f"row {position + 1}"
         try:
-            number = parse_number(value)
+            if isinstance(value, str) and _EN_GROUPS_ONLY.match(value):
+                number = float(value.replace(",", ""))
+            else:
+                number = parse_number(value)
         except ValueError:
-            raise ValidationError(
-                f"{where}: row {position + 1} holds {value!r}, which is not a number"
+            raise NumberFormatError(
+                f"{where}: {row} holds {value!r}, which is not a number; write digits "
+                "(17252, 17.252 or 17,252)"
             ) from None
         if number < 0:
-            raise ValidationError(f"{where}: row {position + 1} holds {value!r}, a negative count")
+            raise NumberFormatError(f"{where}: {row} holds {value!r}, a negative count; fix it")
         parsed.append(number)
     return pd.Series(parsed, index=values.index, dtype="float64")
 
@@ -176,6 +278,8 @@ def parse_counts(values: pd.Series, where: str) -> pd.Series:
 def _as_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, bytes):
+        return nfc(value.decode("latin-1"))
     return nfc(str(value))
 
 
@@ -186,9 +290,10 @@ def _drop_empty(
     if not empty.any():
         return layer, []
     labels = _labels(layer, np.flatnonzero(empty))
-    if spec.role in {"units", "hamlets"}:
-        raise ValidationError(
-            f"{where}: feature {', '.join(labels)} has no geometry; draw it or remove the row"
+    if spec.role in STUDY_ROLES:
+        raise GeometryError(
+            f"{where}: feature {', '.join(labels[:10])} has no geometry (empty or null); "
+            "draw it or remove the row"
         )
     findings = [
         Finding(spec.role, label, "empty_geometry_dropped", "feature without geometry skipped")
@@ -203,10 +308,21 @@ def _check_types(layer: gpd.GeoDataFrame, spec: LayerSpec, where: str) -> None:
     if wrong.any():
         first = np.flatnonzero(wrong.to_numpy())[:5]
         found = sorted(set(types[wrong]))
-        raise ValidationError(
+        raise GeometryError(
             f"{where}: {int(wrong.sum())} feature(s) of type {', '.join(found)} (e.g. "
             f"{', '.join(_labels(layer, first))}); a {spec.role} layer holds "
-            f"{' or '.join(sorted(GEOMETRY_KINDS[spec.role]))} geometries"
+            f"{' or '.join(sorted(GEOMETRY_KINDS[spec.role]))} geometries; check "
+            f"{spec.key}.path (and .layer) names the right layer"
+        )
+
+
+def _check_finite(layer: gpd.GeoDataFrame, where: str) -> None:
+    xy, index = shapely.get_coordinates(layer.geometry.to_numpy(), return_index=True)
+    bad = np.unique(index[~np.isfinite(xy).all(axis=1)])
+    if bad.size:
+        raise GeometryError(
+            f"{where}: feature {', '.join(_labels(layer, bad[:5]))} has coordinates that are "
+            "not numbers (NaN or infinite); redraw or remove it"
         )
 
 
@@ -214,15 +330,108 @@ def _check_ids(layer: gpd.GeoDataFrame, where: str) -> None:
     ids = layer["id"]
     if ids.isna().any():
         rows = ", ".join(str(i + 1) for i in np.flatnonzero(ids.isna().to_numpy())[:5])
-        raise ValidationError(f"{where}: feature(s) {rows} (1-based) have no id; give each one")
+        raise ValidationError(
+            f"{where}: feature(s) {rows} (1-based) have no id; give each one a unique id"
+        )
     duplicated = ids[ids.duplicated(keep=False)]
     if not duplicated.empty:
         raise ValidationError(
-            f"{where}: id {', '.join(sorted(set(duplicated)))} is used by more than one "
+            f"{where}: id {', '.join(sorted(set(duplicated))[:10])} is used by more than one "
             "feature; ids must be unique"
         )
     if "name" in layer.columns and layer["name"].isna().any():
         layer.loc[layer["name"].isna(), "name"] = layer.loc[layer["name"].isna(), "id"]
+
+
+def _centres(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    bounds = shapely.bounds(geometries)
+    with np.errstate(all="ignore"):
+        return (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
+
+
+def _check_extent(
+    layer: gpd.GeoDataFrame, spec: LayerSpec, where: str, province: str | None
+) -> None:
+    """Refuse a layer whose CRS puts it outside Vietnam or the province, with the likely cause."""
+    x, y = _centres(layer.geometry.to_numpy())
+    lon, lat = vncrs.to_lonlat(layer.crs, x, y)
+    boxes = vncrs.vietnam_boxes()
+    outside = ~vncrs.inside(lon, lat, boxes, VIETNAM_MARGIN)
+    area = "Vietnam"
+    bbox = vncrs.province_bounds(province)
+    if not outside.any() and bbox is not None:
+        in_province = vncrs.inside(lon, lat, (bbox,), PROVINCE_MARGIN) | vncrs.inside(
+            lon, lat, boxes[1:], VIETNAM_MARGIN
+        )
+        if spec.role in STUDY_ROLES or not in_province.any():
+            outside = ~in_province
+            area = f"{province} (box {bbox[0]:.2f}–{bbox[2]:.2f}°E, {bbox[1]:.2f}–{bbox[3]:.2f}°N)"
+    if not outside.any():
+        return
+    positions = np.flatnonzero(outside)
+    first = positions[0]
+    at = (
+        f"{lon[first]:.3f}°E {lat[first]:.3f}°N"
+        if math.isfinite(lon[first])
+        else f"x {x[first]:,.6g}, y {y[first]:,.6g}, which has no longitude/latitude"
+    )
+    raise CrsError(
+        f"{where}: {positions.size} of {len(layer)} feature(s) lie outside {area} in the "
+        f"layer's CRS ({layer.crs.name}), e.g. {_labels(layer, positions[:1])[0]} at {at}; "
+        f"{_extent_hint(layer.crs, x, y, boxes, bbox, province)}"
+    )
+
+
+def _extent_hint(  # noqa: PLR0917 - private helper of _check_extent
+    crs: CRS,
+    x: np.ndarray,
+    y: np.ndarray,
+    boxes: tuple[tuple[float, float, float, float], ...],
+    bbox: tuple[float, float, float, float] | None,
+    province: str | None,
+) -> str:
+    target = (bbox,) if bbox is not None else boxes[:1]
+
+    def fits(candidate: CRS, xs: np.ndarray, ys: np.ndarray) -> bool:
+        lon, lat = vncrs.to_lonlat(candidate, xs, ys)
+        return bool(vncrs.inside(lon, lat, target, PROVINCE_MARGIN).mean() > 0.9)
+
+    if fits(crs, y, x):
+        return "x and y look swapped (northing or latitude first): swap the columns and save again"
+    if crs.is_geographic and np.nanmax(np.abs(np.r_[x, y])) > 360:
+        return (
+            "the CRS says degrees but the coordinates look like metres: give the file its "
+            "projected CRS (e.g. the province's VN-2000 TM-3)"
+        )
+    if crs.is_projected and np.nanmax(np.abs(np.r_[x, y])) <= 180:
+        return "the coordinates look like degrees: give the file EPSG:4326"
+    if province:
+        zones = vncrs.find_zones(province)
+        meridians = sorted(
+            {z.meridian for z in zones} | {m for z in zones for m in z.member_meridians}
+        )
+        for meridian in meridians:
+            candidate = vncrs.tm3_crs(meridian)
+            if candidate != crs and fits(candidate, x, y):
+                code = candidate.to_epsg()
+                return (
+                    f"the coordinates fit {province} in VN-2000 TM-3 {vncrs.dms(meridian)}"
+                    f"{f' (EPSG:{code})' if code else ''}: the file's CRS names another one"
+                )
+    return "check the layer's CRS (the .prj of a shapefile) and the project's province"
+
+
+def _reproject(layer: gpd.GeoDataFrame, crs: CRS, where: str) -> gpd.GeoDataFrame:
+    with np.errstate(all="ignore"):
+        moved = layer.to_crs(crs)
+    xy, index = shapely.get_coordinates(moved.geometry.to_numpy(), return_index=True)
+    bad = np.unique(index[~np.isfinite(xy).all(axis=1)])
+    if bad.size:
+        raise CrsError(
+            f"{where}: feature {', '.join(_labels(layer, bad[:5]))} cannot be reprojected to "
+            f"the project CRS ({crs.name}); check the layer's CRS"
+        )
+    return moved
 
 
 def _repair_polygons(
@@ -233,17 +442,36 @@ def _repair_polygons(
     if invalid.size == 0:
         return layer, []
     before = shapely.area(geometries[invalid])
+    reasons = shapely.is_valid_reason(geometries[invalid])
     repaired = shapely.make_valid(geometries[invalid], method="structure", keep_collapsed=False)
     repaired = np.array([_polygonal_part(geometry) for geometry in repaired], dtype=object)
     after = shapely.area(repaired)
     findings = []
     labels = _labels(layer, invalid)
-    for label, old, new, reason in zip(
-        labels, before, after, shapely.is_valid_reason(geometries[invalid]), strict=True
+    collapsed = []
+    for k, (position, label, old, new, reason) in enumerate(
+        zip(invalid, labels, before, after, reasons, strict=True)
     ):
         change = new - old
+        if shapely.is_empty(repaired[k]):
+            if spec.role in STUDY_ROLES:
+                raise GeometryError(
+                    f"{where}: feature {label} is invalid ({reason}) and nothing of it is left "
+                    "once repaired (no area); redraw it"
+                )
+            collapsed.append(position)
+            findings.append(
+                Finding(
+                    spec.role,
+                    label,
+                    "geometry_dropped",
+                    f"invalid ({reason}); no area left once repaired, skipped",
+                    change,
+                )
+            )
+            continue
         if old > 0 and abs(change) / old > MAX_REPAIR_AREA_CHANGE:
-            raise ValidationError(
+            raise GeometryError(
                 f"{where}: feature {label} is invalid ({reason}); repairing it changes its "
                 f"area by {change:+.1f} m² ({change / old:+.1%}), more than "
                 f"{MAX_REPAIR_AREA_CHANGE:.0%}; fix it in a GIS"
@@ -255,6 +483,8 @@ def _repair_polygons(
     geometries[invalid] = repaired
     layer = layer.copy()
     layer.geometry = gpd.GeoSeries(geometries, index=layer.index, crs=layer.crs)
+    if collapsed:
+        layer = layer.drop(index=layer.index[collapsed]).reset_index(drop=True)
     return layer, findings
 
 
