@@ -39,6 +39,14 @@ One square metre is below the precision of cadastral boundaries at 1:2,000
 shared edges (10⁻⁶ m² and less) are far below it.
 """
 
+MIN_WIDTH_M = 0.05
+"""Slivers thinner than this on average (2 × area ÷ perimeter, m) are ignored too.
+
+Layers that went through different reprojections disagree by up to about a
+millimetre along their shared edges: over a 2 km edge that is a 2 m² sliver,
+which the area floor alone would report. A real gap or overlap is wider.
+"""
+
 HAMLET_SUM_TOLERANCE_PCT = 0.5
 """Relative difference (%) between the sum of hamlet areas and the unit area that is flagged."""
 
@@ -636,10 +644,12 @@ def _union(geometries: np.ndarray) -> shapely.Geometry:
 
 
 def _polygon_parts(geometry: shapely.Geometry, min_area_m2: float) -> list[shapely.Geometry]:
-    """Return the polygons of a geometry (no lines, points) of at least ``min_area_m2``."""
+    """Return the polygons of a geometry of at least ``min_area_m2`` and :data:`MIN_WIDTH_M`."""
     parts = shapely.get_parts(geometry)
     parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON]
-    return list(parts[shapely.area(parts) >= min_area_m2])
+    area = shapely.area(parts)
+    width = 2.0 * area / np.maximum(shapely.length(parts), 1e-12)
+    return list(parts[(area >= min_area_m2) & (width >= MIN_WIDTH_M)])
 
 
 def _neighbours(geometries: np.ndarray, hamlets: np.ndarray, ids: pd.Series) -> list[str]:

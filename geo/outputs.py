@@ -130,13 +130,17 @@ def write_geopackage(result: RunResult, path: Path) -> None:
 
     Each layer also gets, per criterion judged for at least one feature,
     ``status_<criterion>`` and ``gap_<criterion>`` columns (dots and hyphens in
-    criterion ids become underscores); criteria.csv has every row.
+    criterion ids become underscores); criteria.csv has every row. Coverage
+    findings (gaps, overlaps, uncovered land, area mismatches), when there are
+    any, go to a layer ``findings``.
     """
     for level, zones in (("unit", result.units), ("hamlet", result.hamlets)):
         if zones is None:
             continue
         layer = _with_statuses(zones, result.criteria, level)
         layer.to_file(path, layer=f"{level}s", driver="GPKG", engine="pyogrio")
+    if result.coverage is not None and not result.coverage.empty:
+        result.coverage.to_file(path, layer="findings", driver="GPKG", engine="pyogrio")
 
 
 def _with_statuses(zones: gpd.GeoDataFrame, criteria: pd.DataFrame, level: str) -> gpd.GeoDataFrame:

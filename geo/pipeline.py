@@ -13,8 +13,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo import access, coverage, dasymetric, indicators, inputs
 from geo import criteria as crit
-from geo import indicators, inputs
 from geo.errors import CriteriaFileError
 from geo.join import assign_hamlets, join_table
 from geo.project import Project
@@ -44,6 +44,10 @@ class RunResult:
     contributions : pandas.DataFrame
         Each hamlet's share of its commune's gap on ratio criteria
         (:data:`geo.criteria.CONTRIBUTION_COLUMNS`).
+    coverage : geopandas.GeoDataFrame or None
+        Coverage findings with their geometry: gaps and overlaps between
+        hamlets, land not covered by land use, area mismatches
+        (:data:`geo.coverage.FINDING_COLUMNS`).
     landuse, infrastructure, roads : geopandas.GeoDataFrame or None
         The validated inputs, for the map.
     sets : list of CriteriaSet
@@ -59,6 +63,7 @@ class RunResult:
     contributions: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=crit.CONTRIBUTION_COLUMNS)
     )
+    coverage: gpd.GeoDataFrame | None = None
     landuse: gpd.GeoDataFrame | None = None
     infrastructure: gpd.GeoDataFrame | None = None
     roads: gpd.GeoDataFrame | None = None
@@ -95,7 +100,7 @@ def run(project: Project) -> RunResult:
         findings += found
     if "landuse" in layers:
         findings += indicators.unknown_landuse_codes(layers["landuse"])
-    units = layers["units"]
+    units = layers["units"].rename(columns={"official_area": "official_area_km2"})
     hamlets = layers.get("hamlets")
     if hamlets is not None:
         hamlets, found = assign_hamlets(hamlets, units)
@@ -108,6 +113,16 @@ def run(project: Project) -> RunResult:
             zones["density_per_km2"] = indicators.density_per_km2(
                 zones["population"], zones["area_km2"]
             )
+    problems = coverage.check_coverage(
+        units,
+        hamlets,
+        layers.get("landuse"),
+        official_area_km2=units.get("official_area_km2"),
+    )
+    findings += coverage.to_findings(problems)
+    units = _with_area_checks(units, hamlets)
+    if hamlets is not None and "landuse" in layers:
+        hamlets = _with_residents_and_access(hamlets, layers, findings)
     sets = crit.sets_in_force(
         crit.load_sets(project.criteria_files), project.as_of, project.families
     )
@@ -140,6 +155,7 @@ def run(project: Project) -> RunResult:
         hamlets=None if hamlets is None else _ordered(hamlets),
         criteria=criteria_rows,
         contributions=contributions.reset_index(drop=True),
+        coverage=problems,
         findings=pd.DataFrame(
             [f.__dict__ for f in findings], columns=["layer", "feature", "kind", "message", "value"]
         ),
@@ -191,6 +207,35 @@ def _with_verdicts(zones: gpd.GeoDataFrame, rows: pd.DataFrame) -> gpd.GeoDataFr
         column = f"{str(family).replace('-', '_')}_verdict"
         zones[column] = zones["id"].map(crit.verdicts(group)).fillna("not_assessed")
     return zones
+
+
+def _with_area_checks(
+    units: gpd.GeoDataFrame, hamlets: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame:
+    """Add the hamlets' area sum and the official-area difference to the units."""
+    parts = []
+    if hamlets is not None:
+        parts.append(coverage.hamlet_area_sums(units, hamlets))
+    if "official_area_km2" in units.columns:
+        official = coverage.official_area_difference(units, units["official_area_km2"])
+        parts.append(official.drop(columns="official_area_km2"))
+    return units.join(parts) if parts else units
+
+
+def _with_residents_and_access(
+    hamlets: gpd.GeoDataFrame, layers: dict[str, gpd.GeoDataFrame], findings: list[Finding]
+) -> gpd.GeoDataFrame:
+    """Put each hamlet's people on its residential land, then measure their access."""
+    allocation = dasymetric.allocate_population(hamlets, layers["landuse"])
+    findings += allocation.findings
+    hamlets = hamlets.join(allocation.hamlets.drop(columns="dasymetric_fallback"))
+    if "infrastructure" in layers:
+        table, found = access.hamlet_access(
+            hamlets, allocation.pieces, layers["infrastructure"], roads=layers.get("roads")
+        )
+        findings += found
+        hamlets = hamlets.join(table)
+    return hamlets
 
 
 def _with_indicators(

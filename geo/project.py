@@ -43,7 +43,10 @@ _PROJECT_KEYS = {
 URBAN_CLASSES = ("special", "I", "II", "III", "IV", "V")
 """Urban class of the parent city or town (đô thị loại đặc biệt, I … V)."""
 _LAYER_KEYS: dict[str, tuple[set[str], set[str]]] = {
-    "units": ({"path", "layer", "id", "name", "population", "households"}, {"path", "id", "name"}),
+    "units": (
+        {"path", "layer", "id", "name", "population", "households", "official_area"},
+        {"path", "id", "name"},
+    ),
     "hamlets": (
         {"path", "layer", "id", "name", "unit", "population", "households"},
         {"path", "id", "name"},

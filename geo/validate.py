@@ -220,7 +220,7 @@ def _clean_text(layer: gpd.GeoDataFrame, spec: LayerSpec) -> tuple[gpd.GeoDataFr
         if column == "code":
             text = text.str.upper()
         layer[column] = text.astype("string")
-    for column in ("population", "households"):
+    for column in ("population", "households", "official_area"):
         if column in layer.columns:
             layer[column] = parse_counts(layer[column], f"{spec.key} field {spec.fields[column]!r}")
     return layer, findings

@@ -1895,7 +1895,10 @@ def make_thai_nguyen_2025(data: Path, out: Path) -> dict:
                     "note": note,
                 },
             ),
-            ("layers.units", {"path": "units.geojson", "id": "code", "name": "name"}),
+            (
+                "layers.units",
+                {"path": "units.geojson", "id": "code", "name": "name", "official_area": "areaKm2"},
+            ),
         ],
     )
     simplify = (

@@ -82,15 +82,24 @@ def test_units_and_hamlets_csv(outputs):
     assert hamlets.loc["A1", "name"] == "Xóm Cây Thị"
     assert hamlets["population"].sum() == 10_999
     assert hamlets.loc["A2", "landuse_LUA_km2"] == pytest.approx(0.01)
-    assert (out / "findings.csv").read_text(
-        encoding="utf-8-sig"
-    ).strip() == "layer,feature,kind,message,value"
+    findings = pd.read_csv(out / "findings.csv", encoding="utf-8-sig")
+    assert list(findings.columns) == ["layer", "feature", "kind", "message", "value"]
+    assert findings["kind"].tolist() == [
+        "landuse_uncovered",
+        "landuse_uncovered",
+        "no_residential_land",
+        "no_facility",
+    ]
+    assert findings["value"].iloc[0] == pytest.approx(100 * (1 - 0.025 / 6), abs=1e-3)
 
 
 def test_geopackage(outputs):
     out, _ = outputs
     layers = {name for name, _ in pyogrio.list_layers(out / "results.gpkg")}
-    assert layers == {"units", "hamlets"}
+    assert layers == {"units", "hamlets", "findings"}
+    problems = gpd.read_file(out / "results.gpkg", layer="findings")
+    assert problems["kind"].tolist() == ["landuse_uncovered", "landuse_uncovered"]
+    assert problems["area_m2"].tolist() == pytest.approx([5_975_000, 3_997_500], rel=1e-6)
     units = gpd.read_file(out / "results.gpkg", layer="units")
     assert units.crs.to_epsg() == 9213
     assert units["status_ward_population"].tolist() == ["pass", "fail"]

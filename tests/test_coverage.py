@@ -94,11 +94,18 @@ def test_touching_hamlets_do_not_overlap():
 
 
 def test_slivers_below_the_tolerance_are_ignored():
-    # a 0.0005 m wide gap along a 1,000 m edge: 0.5 m²
+    # a 0.0005 m wide gap along a 1,000 m edge: 0.5 m², under the 1 m² floor
     hamlets = hamlets_of(square(0, 0, 1000, 1000), square(1000.0005, 0, 999.9995, 1000))
-    assert coverage.hamlet_gaps(one_unit(), hamlets).empty  # default 1 m²
-    [gap] = coverage.hamlet_gaps(one_unit(), hamlets, min_area_m2=0.1).itertuples()
-    assert gap.area_m2 == pytest.approx(0.5, rel=1e-6)
+    assert coverage.hamlet_gaps(one_unit(), hamlets).empty
+    # 2 m² but only 2 mm wide: a reprojection sliver, under the 5 cm width floor
+    hamlets = hamlets_of(square(0, 0, 1000, 1000), square(1000.002, 0, 999.998, 1000))
+    assert coverage.hamlet_gaps(one_unit(), hamlets).empty
+    # a 10 cm wide, 20 m long gap (2 m²) is real
+    hamlets = hamlets_of(
+        square(0, 0, 1000, 1000), square(1000, 20, 1000, 980), square(1000.1, 0, 999.9, 20)
+    )
+    [gap] = coverage.hamlet_gaps(one_unit(), hamlets).itertuples()
+    assert gap.area_m2 == pytest.approx(2.0, rel=1e-6)
 
 
 def test_unit_without_hamlets_is_one_gap():

@@ -13,6 +13,19 @@ import geo
 from geo.errors import JoinError, LayerReadError, NoCrsError, ValidationError
 
 
+# The tiny project's three parcels leave most land uncovered, hamlet A2 has no residential
+# parcel and there is no health station: four honest findings, nothing else.
+TINY_FINDINGS = ["landuse_uncovered", "landuse_uncovered", "no_residential_land", "no_facility"]
+
+
+def quality(result, kind=None):
+    """The findings beyond those the tiny project always has."""
+    extra = result.findings.loc[
+        ~result.findings["kind"].isin(["landuse_uncovered", "no_residential_land", "no_facility"])
+    ]
+    return extra if kind is None else extra.loc[extra["kind"] == kind]
+
+
 @pytest.fixture
 def result(tiny_project):
     return geo.run(geo.load_project(tiny_project))
@@ -62,7 +75,7 @@ def test_criteria_rows(result):
         "ward-2023",
         "ward-infrastructure-2023",
     ]
-    assert result.findings.empty
+    assert result.findings["kind"].tolist() == TINY_FINDINGS
 
 
 def test_after_2026_the_same_communes_fail_population(tiny_project):
@@ -84,7 +97,7 @@ def test_unit_population_from_the_units_layer_wins_and_mismatch_is_reported(tiny
     result = geo.run(geo.load_project(tiny_project))
     assert result.units["population"].tolist() == [7_100, 3_999]
     assert result.units["population_source"].tolist() == ["layers.units", "sum of hamlets"]
-    [finding] = result.findings.itertuples()
+    [finding] = quality(result).itertuples()
     assert (finding.kind, finding.feature, finding.value) == ("population_mismatch", "001", 100.0)
 
 
@@ -94,7 +107,7 @@ def test_unmatched_table_row_is_reported_with_the_closest_name(tiny_project):
     table.loc[1, "name"] = "Khuon Mot"
     table.to_csv(path, index=False)
     result = geo.run(geo.load_project(tiny_project))
-    kinds = result.findings.set_index("kind")
+    kinds = quality(result).set_index("kind")
     assert kinds.loc["unmatched_row", "feature"] == "Khuon Mot"
     assert kinds.loc["no_table_row", "feature"] == "A2"
     # A2 has no population, so commune 001 cannot be summed: not assessed, not failed
@@ -157,9 +170,39 @@ def test_invalid_polygon_is_repaired_on_record(tiny_project):
     landuse.loc[len(landuse)] = ["HNK", bowtie.iloc[0]]
     landuse.to_file(tiny_project / "landuse.fgb", driver="FlatGeobuf")
     result = geo.run(geo.load_project(tiny_project))
-    [finding] = result.findings.itertuples()
+    [finding] = quality(result).itertuples()
     assert finding.kind == "geometry_repaired"
     assert "Self-intersection" in finding.message
     # the bow-tie's two triangles hold 5,000 m²; shapely's signed area of the ring was 0
     assert finding.value == pytest.approx(5_000.0)
     assert result.hamlets.set_index("id").loc["A1", "landuse_HNK_km2"] == pytest.approx(0.005)
+
+
+def test_planted_gap_and_overlap_are_findings(tiny_project):
+    hamlets = gpd.read_file(tiny_project / "hamlets.gpkg", layer="xom")
+    # A1 loses a 100 m × 200 m strip on its west edge (a gap); A2 grows 50 m west into A1 (an overlap)
+    hamlets.loc[0, "geometry"] = square(100, 0, 1400, 2000)
+    hamlets.loc[1, "geometry"] = square(1450, 0, 1550, 2000)
+    hamlets.to_file(tiny_project / "hamlets.gpkg", layer="xom", driver="GPKG")
+    result = geo.run(geo.load_project(tiny_project))
+    problems = result.coverage.set_index("kind")
+    assert problems.loc["gap", "area_m2"] == pytest.approx(100 * 2000, rel=1e-5)
+    assert problems.loc["gap", "unit_id"] == "001"
+    assert problems.loc["overlap", "area_m2"] == pytest.approx(50 * 2000, rel=1e-5)
+    assert problems.loc["overlap", "feature"] == "A1, A2"
+    units = result.units.set_index("id")
+    # hamlets of 001 now cover 6 km² − 0.2 km² (gap) + 0.1 km² (counted twice) = 5.9 km²
+    assert units.loc["001", "hamlet_area_km2"] == pytest.approx(5.9, rel=1e-6)
+    assert {"gap", "overlap", "hamlet_sum_mismatch"} <= set(result.findings["kind"])
+
+
+def test_residents_and_access_per_hamlet(result):
+    hamlets = result.hamlets.set_index("id")
+    # A1's only residential parcel is the 100 m × 50 m ONT square; its 4,000 people live there
+    assert hamlets.loc["A1", "residential_km2"] == pytest.approx(0.005)
+    assert hamlets.loc["A1", "residential_m2_per_person"] == pytest.approx(5_000 / 4_000)
+    # the school at (200, 200) is 79.06 m from that square's centre (150, 125)
+    assert hamlets.loc["A1", "dist_school_m"] == pytest.approx(
+        ((200 - 150) ** 2 + (200 - 125) ** 2) ** 0.5, abs=0.01
+    )
+    assert hamlets.loc["A1", "share_within_school_pct"] == 100.0

@@ -34,7 +34,10 @@ def test_sample_verdict_and_figures(result):
     assert rows.loc[("05491", "ward.area"), "status"] == "pass"
     assert result.standard.id == "ward-2023"
     assert len(result.hamlets) == 18
-    assert result.findings.empty
+    # the hamlets tile the outline; the one finding is the illustrative lanes left off the network
+    [finding] = result.findings.itertuples()
+    assert finding.kind == "road_pieces_ignored"
+    assert finding.value == pytest.approx(6_685.6, abs=0.1)
 
 
 def test_hamlet_indicators_reconcile_to_the_commune(result):
@@ -62,3 +65,36 @@ def test_sample_map_shows_the_hamlets_offline(result, tmp_path):
     assert "Dữ liệu minh họa" in dom  # the illustrative-data note is shown
     # 1 commune + 18 hamlet outlines + roads + 28 points are drawn
     assert dom.count('class="leaflet-interactive"') >= 1 + 18 + 28
+
+
+def test_residents_and_access_reconcile(result):
+    hamlets = result.hamlets
+    unit = result.units.iloc[0]
+    assert hamlets["residential_km2"].sum() == pytest.approx(unit["landuse_ONT_km2"], rel=1e-9)
+    assert (hamlets["residential_km2"] > 0).all()
+    for kind in ("school", "health_station", "cultural_house", "market"):
+        assert hamlets[f"dist_{kind}_m"].notna().all(), kind
+        # along the roads is never shorter than the straight line
+        assert (
+            hamlets[f"netdist_{kind}_m"].dropna()
+            >= hamlets[f"dist_{kind}_m"].loc[hamlets[f"netdist_{kind}_m"].notna()] - 1e-6
+        ).all()
+        assert hamlets[f"share_within_{kind}_pct"].between(0, 100).all()
+
+
+def test_province_areas_against_the_official_figures():
+    result = geo.run(geo.load_project(geo.sample_project_dir("thai-nguyen-2025")))
+    units = result.units
+    assert len(units) == 92
+    assert units["area_diff_pct"].abs().median() <= 0.12
+    mismatches = result.coverage.loc[result.coverage["kind"] == "area_mismatch"]
+    over = units.loc[units["area_diff_pct"].abs() > 1.0, "id"]
+    assert sorted(mismatches["unit_id"]) == sorted(over)
+    assert len(over) == 12
+    bac_kan = mismatches.set_index("unit_id").loc["01843"]
+    assert "76.27 km²" in bac_kan["message_en"]
+    assert "72.00 km²" in bac_kan["message_en"]
+    # population is not derived for the new units: the criterion stays open, area is judged
+    rows = result.criteria.set_index(["id", "criterion"])
+    assert (rows.xs("ward.population", level="criterion")["status"] == "not_assessed").all()
+    assert (rows.xs("ward.area", level="criterion")["status"] == "pass").all()
