@@ -12,7 +12,6 @@ from conftest import VN2000_TN, square
 import geo
 from geo.errors import JoinError, LayerReadError, NoCrsError, ValidationError
 
-
 # The tiny project's three parcels leave most land uncovered, hamlet A2 has no residential
 # parcel and there is no health station: four honest findings, nothing else.
 TINY_FINDINGS = ["landuse_uncovered", "landuse_uncovered", "no_residential_land", "no_facility"]
