@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import math
 import sys
 import traceback
@@ -24,6 +25,10 @@ from geo.outputs import default_out_dir, write_csv, write_outputs
 from geo.pipeline import RunResult, run
 from geo.project import load_project
 from geo.resources import sample_project_dir
+
+EXTENSIONS: tuple[str, ...] = ()
+"""Modules ``geo.<name>`` that add subcommands: each has ``add_parser(commands)``, which adds
+its parser and sets ``handler`` (a function of the parsed arguments returning the exit code)."""
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -94,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     template_parser.add_argument("--as-of", type=_date, help="date of the standards, YYYY-MM-DD")
     template_parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    for name in EXTENSIONS:
+        importlib.import_module(f"geo.{name}").add_parser(commands)
     return parser
 
 
@@ -136,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return int(handler(args))
     if args.command == "criteria":
         return _criteria(args)
     if args.command == "template":
