@@ -10,6 +10,7 @@ import argparse
 import difflib
 import importlib
 import math
+import pkgutil
 import sys
 import traceback
 from collections import Counter
@@ -26,9 +27,9 @@ from geo.pipeline import RunResult, run
 from geo.project import load_project
 from geo.resources import sample_project_dir
 
-EXTENSIONS: tuple[str, ...] = ()
-"""Modules ``geo.<name>`` that add subcommands: each has ``add_parser(commands)``, which adds
-its parser and sets ``handler`` (a function of the parsed arguments returning the exit code)."""
+EXTENSION_PREFIX = "cli_"
+"""Modules ``geo.cli_<name>`` add subcommands: each has ``add_parser(commands)``, which adds its
+parser and sets ``handler`` (a function of the parsed arguments returning the exit code)."""
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -99,8 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     template_parser.add_argument("--as-of", type=_date, help="date of the standards, YYYY-MM-DD")
     template_parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    for name in EXTENSIONS:
-        importlib.import_module(f"geo.{name}").add_parser(commands)
+    package = Path(__file__).parent
+    for module in sorted(pkgutil.iter_modules([str(package)]), key=lambda m: m.name):
+        if module.name.startswith(EXTENSION_PREFIX):
+            importlib.import_module(f"geo.{module.name}").add_parser(commands)
     return parser
 
 
