@@ -30,8 +30,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import require_projected
-from geo.errors import ValidationError
+from geo.crs import require_projected, require_same_crs
 from geo.labels import INFRASTRUCTURE_LABELS, Label
 from geo.validate import Finding
 
@@ -313,7 +312,7 @@ def piece_distances(
         If the layers are not all in the same CRS.
     """
     require_projected(pieces.crs, "distances")
-    _same_crs("distances", pieces, facilities, roads if _is_frame(roads) else None)
+    require_same_crs("distances", pieces, facilities, roads if _is_frame(roads) else None)
     origins = shapely.point_on_surface(pieces.geometry.to_numpy())
     network = road_graph(roads, snap_tolerance_m=snap_tolerance_m) if _is_frame(roads) else roads
     kind_of = facilities["kind"].astype("string").to_numpy(dtype=object, na_value=None)
@@ -512,11 +511,3 @@ def _snap(network: RoadGraph, points: np.ndarray) -> _Snapped:
     edge, snap = edge[order], snap[order]
     position = shapely.line_locate_point(network.edges[edge], points)
     return _Snapped(edge, position, snap)
-
-
-def _same_crs(what: str, *layers: gpd.GeoDataFrame | None) -> None:
-    """Raise if the given layers are not in one CRS (the project CRS)."""
-    crs = [layer.crs for layer in layers if layer is not None]
-    if any(other != crs[0] for other in crs[1:]):
-        names = ", ".join(str(c.name if c is not None else None) for c in crs)
-        raise ValidationError(f"{what}: the layers are in different CRSs ({names}); reproject them")

@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import require_projected
-from geo.errors import ValidationError
+from geo.crs import require_projected, require_same_crs
 from geo.validate import Finding
 
 M2_PER_KM2 = 1_000_000.0
@@ -213,7 +212,7 @@ def hamlet_gaps(
     it, whichever unit the hamlet was assigned to.
     """
     require_projected(units.crs, "gap areas")
-    _same_crs("gaps", units, hamlets)
+    require_same_crs("gaps", units, hamlets)
     unit_geoms = units.geometry.to_numpy()
     hamlet_geoms = hamlets.geometry.to_numpy()
     rows = []
@@ -283,7 +282,7 @@ def hamlet_overlaps(
     by three hamlets appears once in each of the three pairs.
     """
     require_projected(hamlets.crs, "overlap areas")
-    _same_crs("overlaps", hamlets, units)
+    require_same_crs("overlaps", hamlets, units)
     geoms = hamlets.geometry.to_numpy()
     first, second = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     ordered = first < second
@@ -430,7 +429,7 @@ def landuse_uncovered(
     valid coverage, which is much faster) and subtracted from the unit.
     """
     require_projected(units.crs, "land-use cover")
-    _same_crs("land-use cover", units, landuse)
+    require_same_crs("land-use cover", units, landuse)
     unit_geoms = units.geometry.to_numpy()
     parcels = landuse.geometry.to_numpy()
     rows = []
@@ -693,11 +692,3 @@ def _vi(value: float, decimals: int = 0, *, sign: bool = False) -> str:
     """Format a number the Vietnamese way (``1.234,5``), optionally with its sign."""
     text = f"{value:{'+' if sign else ''},.{decimals}f}"
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-
-
-def _same_crs(what: str, *layers: gpd.GeoDataFrame | None) -> None:
-    """Raise if the given layers are not in one CRS (the project CRS)."""
-    crs = [layer.crs for layer in layers if layer is not None]
-    if any(other != crs[0] for other in crs[1:]):
-        names = ", ".join(str(c.name if c is not None else None) for c in crs)
-        raise ValidationError(f"{what}: the layers are in different CRSs ({names}); reproject them")

@@ -19,11 +19,12 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 
+import geopandas as gpd
 import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from geo.errors import GeographicCrsError, ProjectFileError
+from geo.errors import GeographicCrsError, ProjectFileError, ValidationError
 from geo.names import fold, match_key
 from geo.resources import layers_dir
 
@@ -421,3 +422,23 @@ def require_projected(crs: CRS | None, what: str) -> CRS:
     if unit not in {"metre", "meter"}:
         raise GeographicCrsError(f"cannot compute {what} in {crs.name}: its unit is {unit!r}")
     return crs
+
+
+def require_same_crs(what: str, *layers: gpd.GeoDataFrame | None) -> None:
+    """Raise unless the given layers (None ones skipped) share one CRS.
+
+    Parameters
+    ----------
+    what : str
+        What is about to be computed, for the message.
+    *layers : geopandas.GeoDataFrame or None
+
+    Raises
+    ------
+    ValidationError
+        If two layers are in different CRSs.
+    """
+    crs = [layer.crs for layer in layers if layer is not None]
+    if any(other != crs[0] for other in crs[1:]):
+        names = ", ".join(str(c.name if c is not None else None) for c in crs)
+        raise ValidationError(f"{what}: the layers are in different CRSs ({names}); reproject them")

@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import require_projected
-from geo.errors import ValidationError
+from geo.crs import require_projected, require_same_crs
 from geo.indicators import split_polygons
 from geo.validate import Finding
 
@@ -122,7 +121,7 @@ def allocate_population(
     density is NaN there.
     """
     require_projected(hamlets.crs, "residential areas")
-    _same_crs("residential areas", hamlets, landuse)
+    require_same_crs("residential areas", hamlets, landuse)
     missing = [c for c in (*extensive, *intensive) if c not in hamlets.columns]
     if missing:
         raise KeyError(f"hamlets have no column {', '.join(missing)}")
@@ -232,11 +231,3 @@ def parcel_values(
         weighted = (own[column] * own["area_m2"]).groupby(own["parcel"]).sum(min_count=1)
         result[column] = weighted / result["area_m2"]
     return result
-
-
-def _same_crs(what: str, *layers: gpd.GeoDataFrame | None) -> None:
-    """Raise if the given layers are not in one CRS (the project CRS)."""
-    crs = [layer.crs for layer in layers if layer is not None]
-    if any(other != crs[0] for other in crs[1:]):
-        names = ", ".join(str(c.name if c is not None else None) for c in crs)
-        raise ValidationError(f"{what}: the layers are in different CRSs ({names}); reproject them")
