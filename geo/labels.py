@@ -60,6 +60,15 @@ COLUMN_LABELS: dict[str, Label] = {
     "road_km": Label("Chiều dài đường", "Road length", "km"),
     "road_density_km_per_km2": Label("Mật độ đường", "Road density", "km/km²"),
     "ward_verdict": Label("Kết luận tiêu chuẩn phường", "Ward-standard verdict"),
+    "ward_infrastructure_verdict": Label(
+        "Kết luận hạ tầng đô thị (phường)", "Urban-infrastructure verdict (ward)"
+    ),
+    "ntm_verdict": Label("Kết luận xã nông thôn mới", "New Rural commune verdict"),
+    "ntm_advanced_verdict": Label("Kết luận nông thôn mới nâng cao", "Advanced New Rural verdict"),
+    "ntm_model_verdict": Label("Kết luận nông thôn mới kiểu mẫu", "Model New Rural verdict"),
+    "model_hamlet_verdict": Label(
+        "Kết luận xóm kiểu mẫu, thôn thông minh", "Model and smart hamlet verdict"
+    ),
     "status": Label("Kết quả", "Status"),
 }
 
@@ -89,6 +98,27 @@ SURFACE_LABELS: dict[str, Label] = {
     "earth": Label("Đất", "Earth"),
     "unknown": Label("Không rõ", "Unknown"),
 }
+
+FINDING_LABELS: dict[str, Label] = {
+    "gap": Label("Khoảng hở", "Gap"),
+    "overlap": Label("Chồng lấn", "Overlap"),
+    "area_mismatch": Label("Lệch diện tích", "Area mismatch"),
+    "hamlet_sum_mismatch": Label("Tổng diện tích thôn lệch", "Hamlet areas do not add up"),
+    "landuse_uncovered": Label("Chưa có dữ liệu sử dụng đất", "No land-use data"),
+    "road_pieces_ignored": Label("Đoạn đường không nối vào mạng", "Road pieces left out"),
+    "geometry_repaired": Label("Hình học đã được sửa", "Geometry repaired"),
+    "empty_geometry_dropped": Label("Đối tượng không có hình học", "Feature without geometry"),
+    "ambiguous_unit": Label("Chưa rõ thuộc xã nào", "Commune unclear"),
+    "unmatched_row": Label("Dòng số liệu không khớp", "Unmatched table row"),
+    "no_table_row": Label("Thiếu dòng số liệu", "No table row"),
+    "population_mismatch": Label("Lệch số dân", "Population mismatch"),
+    "households_mismatch": Label("Lệch số hộ", "Households mismatch"),
+    "unknown_landuse_code": Label("Mã loại đất lạ", "Unknown land-use code"),
+}
+"""Kind of a data-quality finding (findings table, coverage checks) → label."""
+
+FINDING_LABEL_OTHER = Label("Ghi chú về dữ liệu", "Data note")
+"""Label of a finding whose kind has no entry in :data:`FINDING_LABELS`."""
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^landuse_(?P<key>[A-Za-z0-9]+)_km2$"), "landuse"),
