@@ -32,6 +32,7 @@ import shapely
 
 from geo.crs import require_projected, require_same_crs
 from geo.labels import INFRASTRUCTURE_LABELS, Label
+from geo.labels import format_number_vi as _vi
 from geo.validate import Finding
 
 DEFAULT_THRESHOLDS_M: Mapping[str, float] = MappingProxyType(
@@ -452,11 +453,6 @@ def hamlet_access(
 
 def _label(kind: str) -> Label:
     return INFRASTRUCTURE_LABELS.get(kind, Label(kind, kind))
-
-
-def _vi(value: float, decimals: int = 0) -> str:
-    """Format a number the Vietnamese way (``1.234,5``)."""
-    return f"{value:,.{decimals}f}".replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
 def _is_frame(roads: object) -> bool:

@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 
 from geo.crs import require_projected, require_same_crs
+from geo.labels import format_number_vi as _vi
 from geo.validate import Finding
 
 M2_PER_KM2 = 1_000_000.0
@@ -686,9 +687,3 @@ def _unit_labels(units: pd.DataFrame) -> np.ndarray:
         [f"{n} ({i})" if isinstance(n, str) and n else i for n, i in zip(names, ids, strict=True)],
         dtype=object,
     )
-
-
-def _vi(value: float, decimals: int = 0, *, sign: bool = False) -> str:
-    """Format a number the Vietnamese way (``1.234,5``), optionally with its sign."""
-    text = f"{value:{'+' if sign else ''},.{decimals}f}"
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")

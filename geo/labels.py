@@ -6,6 +6,7 @@ prefix patterns), so maps, tables and workbooks label it the same way.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import NamedTuple
 
@@ -163,3 +164,40 @@ def column_label(column: str) -> Label:
         surface = SURFACE_LABELS.get(key, Label(key, key))
         return Label(f"Đường {surface.vi.lower()}", f"{surface.en} roads", "km")
     return Label(column, column)
+
+
+def format_number_vi(value: float | None, decimals: int = 0, *, sign: bool = False) -> str:
+    """Format a number the Vietnamese way: ``.`` groups thousands, ``,`` marks decimals.
+
+    Parameters
+    ----------
+    value : float or None
+        The number. ``None``, NaN and infinities give an empty string.
+    decimals : int, default 0
+        Number of decimals kept (rounded half to even, as Python's ``format``).
+    sign : bool, default False
+        Write ``+`` before positive numbers (for differences).
+
+    Returns
+    -------
+    str
+        The formatted number, e.g. ``"1.234,5"``.
+
+    Examples
+    --------
+    >>> format_number_vi(17252)
+    '17.252'
+    >>> format_number_vi(11.1347, 2)
+    '11,13'
+    >>> format_number_vi(-1234.5, 1)
+    '-1.234,5'
+    >>> format_number_vi(4.27, 2, sign=True)
+    '+4,27'
+    """
+    if value is None or not math.isfinite(value):
+        return ""
+    number = float(value)
+    if round(number, decimals) == 0:
+        number = 0.0  # no "-0,00"
+    text = f"{number:{'+' if sign else ''},.{decimals}f}"
+    return text.translate(str.maketrans(",.", ".,"))

@@ -50,6 +50,7 @@ from geo.labels import (
     SURFACE_LABELS,
     Label,
     column_label,
+    format_number_vi,
 )
 from geo.resources import landuse_codes
 
@@ -300,39 +301,6 @@ _UI: Final[dict[str, Label]] = {
 
 
 # --------------------------------------------------------------------------- numbers
-
-
-def format_number_vi(value: float | None, decimals: int = 0) -> str:
-    """Format a number the Vietnamese way: ``.`` groups thousands, ``,`` marks decimals.
-
-    Parameters
-    ----------
-    value : float or None
-        The number. ``None``, NaN and infinities give an empty string.
-    decimals : int, default 0
-        Number of decimals kept (rounded half to even, as Python's ``format``).
-
-    Returns
-    -------
-    str
-        The formatted number, e.g. ``"1.234,5"``.
-
-    Examples
-    --------
-    >>> format_number_vi(17252)
-    '17.252'
-    >>> format_number_vi(11.1347, 2)
-    '11,13'
-    >>> format_number_vi(-1234.5, 1)
-    '-1.234,5'
-    """
-    if value is None or not math.isfinite(value):
-        return ""
-    number = float(value)
-    if round(number, decimals) == 0:
-        number = 0.0  # no "-0,00"
-    text = f"{number:,.{decimals}f}"
-    return text.translate(str.maketrans(",.", ".,"))
 
 
 def _auto_decimals(value: float) -> int:
