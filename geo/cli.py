@@ -19,8 +19,8 @@ from datetime import date
 from pathlib import Path
 
 from geo import criteria as crit
-from geo import inputs
-from geo.errors import CriteriaFileError, GeoInputError
+from geo import history, inputs
+from geo.errors import CriteriaFileError, GeoInputError, ProjectFileError
 from geo.labels import STATUS_LABELS
 from geo.outputs import default_out_dir, write_csv, write_outputs
 from geo.pipeline import RunResult, run
@@ -63,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("project", nargs="?", type=Path, help="project folder")
     run_parser.add_argument("--out", type=Path, help="output folder (default maps/<project>)")
     run_parser.add_argument("--as-of", type=_date, help="date of the standards, YYYY-MM-DD")
+    run_parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="also record every criterion, dated --as-of, in PROJECT/history.sqlite (geo history)",
+    )
+    run_parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="with --snapshot: replace the snapshot already recorded for that date",
+    )
     run_parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
     criteria_parser = commands.add_parser(
@@ -153,9 +163,16 @@ def _run(args: argparse.Namespace) -> int:
         return _criteria(args)
     if args.command == "template":
         return _template(args)
+    if (args.snapshot or args.replace) and args.project is None:
+        raise ProjectFileError(
+            "--snapshot needs a PROJECT_DIR: the history is kept in the project folder, "
+            "and the bundled sample's is read-only"
+        )
     folder = args.project or sample_project_dir()
     project = load_project(folder, as_of=args.as_of)
     result = run(project)
+    if args.snapshot or args.replace:
+        print(history.record(result, replace=args.replace).describe())  # noqa: T201
     out = args.out or default_out_dir(result)
     written = write_outputs(result, out)
     print(summary(result, out, written))  # noqa: T201

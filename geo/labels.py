@@ -201,3 +201,48 @@ def format_number_vi(value: float | None, decimals: int = 0, *, sign: bool = Fal
         number = 0.0  # no "-0,00"
     text = f"{number:{'+' if sign else ''},.{decimals}f}"
     return text.translate(str.maketrans(",.", ".,"))
+
+
+# ----------------------------------------------------------------------------- roadmap progress
+# (geo.progress, geo.history: added as a block so other entries stay untouched)
+
+PROGRESS_STATUS_LABELS: dict[str, Label] = {
+    "met": Label("Đạt mục tiêu", "Target met"),
+    "on_track": Label("Đúng tiến độ", "On track"),
+    "at_risk": Label("Có nguy cơ chậm", "At risk"),
+    "late": Label("Trễ hạn", "Late"),
+    "no_data": Label("Chưa có dữ liệu", "No data"),
+}
+"""Roadmap progress status → label, in legend order (rules in :mod:`geo.progress`)."""
+
+COLUMN_LABELS.update(
+    {
+        "criterion": Label("Tiêu chí", "Criterion"),
+        "criterion_vi": Label("Tên tiêu chí", "Criterion (Vietnamese)"),
+        "criterion_en": Label("Tên tiêu chí (tiếng Anh)", "Criterion"),
+        "level": Label("Cấp", "Level"),
+        "operator": Label("Chiều", "Direction"),
+        "target": Label("Mục tiêu", "Target"),
+        "deadline": Label("Hạn hoàn thành", "Deadline"),
+        "owner": Label("Cơ quan, người phụ trách", "Responsible body or official"),
+        "baseline": Label("Giá trị ban đầu", "Baseline"),
+        "baseline_date": Label("Ngày của giá trị ban đầu", "Baseline date"),
+        "latest": Label("Giá trị mới nhất", "Latest value"),
+        "latest_date": Label("Ngày của giá trị mới nhất", "Latest date"),
+        "snapshots": Label("Số lần chụp số liệu", "Snapshots with a value"),
+        "rate_needed_per_year": Label("Tốc độ cần đạt mỗi năm", "Rate needed per year"),
+        "rate_observed_per_year": Label("Tốc độ đã đạt mỗi năm", "Rate observed per year"),
+        "projected": Label("Dự báo đến hạn", "Projected at the deadline"),
+        "status_vi": Label("Tình trạng", "Status (Vietnamese)"),
+        "rule": Label("Lý do", "Rule applied"),
+        "note": Label("Ghi chú", "Note"),
+        "target_from": Label("Mục tiêu lấy từ", "Target from"),
+        "shortfall": Label("Còn thiếu", "Shortfall"),
+        "line_status": Label("Tình trạng dòng lộ trình", "Roadmap line status"),
+        "value_now": Label("Giá trị hiện tại", "Current value"),
+        "value_date": Label("Ngày của giá trị hiện tại", "Date of the current value"),
+        "as_of": Label("Ngày số liệu", "As of"),
+        "created_at": Label("Thời điểm ghi", "Recorded at"),
+        "tool_version": Label("Phiên bản công cụ", "Tool version"),
+    }
+)

@@ -162,3 +162,18 @@ def test_hamlet_contributions_to_a_commune_gap(tiny_project, tmp_path):
     assert rows.loc[("001", "infra.health_stations"), "gap"] == 1
     assert rows.loc[("001", "infra.road_density"), "status"] == "not_assessed"  # no urban_class
     assert "project.urban_class" in rows.loc[("001", "infra.road_density"), "note"]
+
+
+def test_run_records_a_snapshot_only_once_without_replace(tiny_project, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(tiny_project), "--out", str(out), "--snapshot"]) == 0
+    assert "snapshot 2025-03-01:" in capsys.readouterr().out
+    assert (tiny_project / "history.sqlite").exists()
+    before = (out / "criteria.csv").stat().st_mtime_ns
+    assert main(["run", str(tiny_project), "--out", str(out), "--snapshot"]) == 2
+    assert "already recorded" in capsys.readouterr().err
+    assert (out / "criteria.csv").stat().st_mtime_ns == before  # refused before writing outputs
+    assert main(["run", str(tiny_project), "--out", str(out), "--snapshot", "--replace"]) == 0
+    assert "replaced in" in capsys.readouterr().out
+    assert main(["run", "--snapshot"]) == 2
+    assert "--snapshot needs a PROJECT_DIR" in capsys.readouterr().err
