@@ -177,3 +177,11 @@ def test_run_records_a_snapshot_only_once_without_replace(tiny_project, tmp_path
     assert "replaced in" in capsys.readouterr().out
     assert main(["run", "--snapshot"]) == 2
     assert "--snapshot needs a PROJECT_DIR" in capsys.readouterr().err
+
+
+def test_csv_keeps_large_counts_exact(tmp_path):
+    from geo.outputs import write_csv
+
+    path = tmp_path / "t.csv"
+    write_csv(pd.DataFrame({"population": [1_803_950.0, 17_252.0], "area_km2": [8_373.712345, 0.5]}), path)
+    assert path.read_text(encoding="utf-8-sig").splitlines() == ["population,area_km2", "1803950,8373.712345", "17252,0.5"]
