@@ -117,8 +117,10 @@ def _table(zones: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a table as CSV for Excel: UTF-8 with a byte-order mark, 10 significant digits (counts up to 10⁹ exact)."""
-    frame.to_csv(path, index=False, encoding=CSV_ENCODING, float_format="%.10g", lineterminator="\n")
+    """Write a table as CSV for Excel: UTF-8 with a byte-order mark, 10 significant digits."""
+    frame.to_csv(
+        path, index=False, encoding=CSV_ENCODING, float_format="%.10g", lineterminator="\n"
+    )
 
 
 def _write_text(path: Path, text: str) -> None:
