@@ -7,7 +7,13 @@ Maps measured:
   < 5 MB, load < 2 s;
 - the 92 units of Thái Nguyên province: < 5 MB, load < 1 s;
 - with ``--large``, the commune with 60,000 parcels, beyond ``MAX_FEATURES``: aggregated,
-  with a note (no budget in the issue; printed for the record).
+  with a note (no budget in the issue; printed for the record);
+- with ``--scales S M L`` instead, the synthetic benchmark projects of ``generate.py`` (issue 8:
+  10,000, 100,000 and 1,000,000 parcels): ``render_result_map`` alone, timed on the run's
+  result (median of ``--repeat``), the size, the land-use mode of the large-map rule
+  (parcels, merged or shares) and, with ``--runs`` > 0, the load time. Budgets: render < 0.5 s
+  at S; at L render < 3 s and < 15 MB. ``--cache DIR`` keeps each scale's ``RunResult``
+  (pickled) so that later runs time the map without running the pipeline again.
 
 Each map is built with ``geo.run`` and ``render_result_map`` (the figures of ``geo run``),
 written to a temporary folder and opened from disk in headless Debian Chromium through
@@ -21,6 +27,7 @@ Run::
 
     python benchmarks/map_budget.py [--runs 5] [--large] [--chromium /usr/bin/chromium]
     python benchmarks/map_budget.py --runs 1 --screenshot maps/quyet-thang.png  # README picture
+    python benchmarks/map_budget.py --scales S M L --runs 1 --cache /tmp/geo-bench/results
 
 Not part of the test suite; needs the ``playwright`` Python package (``pip install -e
 ".[test]"``), never a browser download.
@@ -30,8 +37,12 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import json
+import pickle
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,13 +51,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
-import shapely
-from shapely.geometry import box
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]  # this checkout's geo, and generate.py
 
-import geo
-from geo import webmap
+import geopandas as gpd  # noqa: E402
+import numpy as np  # noqa: E402
+import shapely  # noqa: E402
+from shapely.geometry import box  # noqa: E402
+
+import geo  # noqa: E402
+from geo import webmap  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVINCE = ROOT / "layers" / "thai-nguyen-2025"
@@ -198,6 +212,85 @@ def screenshot(html: Path, png: Path, chromium: str, fragment: str) -> None:
         browser.close()
 
 
+SCALE_BUDGETS: dict[str, tuple[float | None, float | None]] = {
+    "S": (None, 0.5),
+    "M": (None, None),
+    "L": (15.0, 3.0),
+}
+"""Per benchmark scale: most MB and most render seconds of the map (issue 8), None: no budget."""
+
+
+def scale_result(scale: str, data: Path, seed: int, cache: Path | None) -> Any:
+    """Return the ``geo.run`` result of a benchmark scale (generated and cached on demand)."""
+    import generate
+
+    pickled = None if cache is None else cache / f"{scale}-seed{seed}.pkl"
+    if pickled is not None and pickled.is_file():
+        with pickled.open("rb") as handle:
+            return pickle.load(handle)
+    folder = generate.cached(generate.SCALES[scale], data, seed)
+    if folder is None:
+        command = [sys.executable, str(HERE / "generate.py"), "--scale", scale,
+                   "--data", str(data), "--seed", str(seed)]  # fmt: skip
+        subprocess.run(command, check=True)
+        folder = generate.cached(generate.SCALES[scale], data, seed)
+        assert folder is not None
+    result = geo.run(geo.load_project(folder))
+    if pickled is not None:
+        pickled.parent.mkdir(parents=True, exist_ok=True)
+        with pickled.open("wb") as handle:
+            pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return result
+
+
+def landuse_mode(html: str) -> str:
+    """Return the land-use mode the large-map rule chose for a map (or "—")."""
+    match = re.search(r'<script type="application/json" id="wm-data">(.*?)</script>', html, re.S)
+    landuse = json.loads(match.group(1))["landuse"] if match else None
+    return str(landuse["mode"]) if landuse else "—"
+
+
+def measure_scales(args: argparse.Namespace, work: Path) -> bool:
+    """Time ``render_result_map`` on each benchmark scale; print a row each; True if in budget."""
+    print(f"render_result_map alone, median of {args.repeat}; load: {args.runs} runs, offline")
+    print(
+        f"{'scale':6} {'parcels':>10} {'land use':>9} {'render s':>9} {'budget':>7}"
+        f" {'size MB':>8} {'budget':>7} {'load s':>7}  ok"
+    )
+    all_ok = True
+    for scale in args.scales:
+        result = scale_result(scale, args.data, args.seed, args.cache)
+        times = []
+        html = ""
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            html = webmap.render_result_map(result)
+            times.append(time.perf_counter() - start)
+        seconds = statistics.median(times)
+        path = work / f"map-{scale}.html"
+        path.write_text(html, encoding="utf-8")
+        size_mb = path.stat().st_size / 1_000_000
+        load, errors = "—", 0
+        if args.runs > 0:
+            loads, _, failed, errors = measure(path, args.chromium, args.runs)
+            load, errors = f"{statistics.median(loads):.2f}", errors + failed
+        max_mb, max_s = SCALE_BUDGETS.get(scale, (None, None))
+        ok = (
+            (max_mb is None or size_mb < max_mb)
+            and (max_s is None or seconds < max_s)
+            and errors == 0
+        )
+        all_ok &= ok
+        parcels = 0 if result.landuse is None else len(result.landuse)
+        print(
+            f"{scale:6} {parcels:>10,} {landuse_mode(html):>9} {seconds:>9.2f}"
+            f" {'< ' + format(max_s, 'g') if max_s else '—':>7} {size_mb:>8.2f}"
+            f" {'< ' + format(max_mb, 'g') if max_mb else '—':>7} {load:>7}"
+            f"  {'yes' if ok else 'NO'}"
+        )
+    return all_ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -207,9 +300,18 @@ def main() -> int:
     parser.add_argument(
         "--view", default="#theme=landuse", help="address fragment of the picture's view"
     )
+    parser.add_argument(
+        "--scales", nargs="+", choices=sorted(SCALE_BUDGETS), help="benchmark scales instead"
+    )
+    parser.add_argument("--data", type=Path, default=Path("/tmp/geo-bench"))
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3, help="renders timed per scale")
+    parser.add_argument("--cache", type=Path, help="folder of pickled run results to reuse")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="geo-budget-") as tmp:
         work = Path(tmp)
+        if args.scales:
+            return 0 if measure_scales(args, work) else 1
         budgets = [
             Budget("sample commune (1,120 parcels)", geo.sample_project_dir(), 2.0, 1.0),
             Budget(

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo import parallel
 from geo.crs import require_projected, require_same_crs
 from geo.labels import INFRASTRUCTURE_LABELS, Label
 from geo.labels import format_number_vi as _vi
@@ -194,11 +195,32 @@ def nearest_distance_m(origins: np.ndarray, facilities: np.ndarray) -> np.ndarra
     result = np.full(len(origins), np.nan)
     if len(origins) == 0 or len(facilities) == 0:
         return result
-    (index, _), distance = shapely.STRtree(facilities).query_nearest(
-        origins, return_distance=True, all_matches=False
-    )
+    index, _, distance = _nearest(shapely.STRtree(facilities), origins)
     result[index] = distance
     return result
+
+
+def _nearest(
+    tree: shapely.STRtree, points: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Find the nearest tree geometry of each point, and its distance, on threads.
+
+    As ``tree.query_nearest(points, return_distance=True, all_matches=False)``
+    (one match a point, the tree's choice among equidistant ones), ordered by
+    point; points without a match (empty) are left out. The tree is built when
+    it is created, so threads only read it.
+    """
+
+    def nearest(part: np.ndarray) -> np.ndarray:
+        (index, found), distance = tree.query_nearest(part, return_distance=True, all_matches=False)
+        out = np.full((len(part), 2), np.nan)
+        out[index, 0] = found
+        out[index, 1] = distance
+        return out
+
+    table = parallel.map_slices(nearest, np.asarray(points, dtype=object))
+    index = np.flatnonzero(~np.isnan(table[:, 0]))
+    return index, table[index, 0].astype(np.intp), table[index, 1]
 
 
 def network_distance_m(
@@ -314,7 +336,7 @@ def piece_distances(
     """
     require_projected(pieces.crs, "distances")
     require_same_crs("distances", pieces, facilities, roads if _is_frame(roads) else None)
-    origins = shapely.point_on_surface(pieces.geometry.to_numpy())
+    origins = parallel.map_slices(shapely.point_on_surface, pieces.geometry.to_numpy())
     network = road_graph(roads, snap_tolerance_m=snap_tolerance_m) if _is_frame(roads) else roads
     kind_of = facilities["kind"].astype("string").to_numpy(dtype=object, na_value=None)
     snapped = (
@@ -385,8 +407,19 @@ def hamlet_access(
     """
     network = road_graph(roads, snap_tolerance_m=snap_tolerance_m) if _is_frame(roads) else roads
     distances = piece_distances(pieces, facilities, kinds=list(thresholds_m), roads=network)
-    hamlet_ids = hamlets["id"].astype(str)
-    owner = pieces["hamlet_id"].astype(str).to_numpy()
+    # pieces grouped by hamlet: codes in the order of the sorted ids, as groupby on the ids
+    owner, owners = pd.factorize(pieces["hamlet_id"].astype(str).to_numpy(), sort=True)
+    at = pd.Index(owners).get_indexer(pd.Index(hamlets["id"].astype(str)))
+
+    def per_hamlet(values: pd.Series) -> np.ndarray:
+        """Values by group code → aligned with ``hamlets`` (NaN for a hamlet without pieces)."""
+        by_code = values.reindex(range(len(owners))).to_numpy(dtype="float64")
+        return (
+            np.where(at >= 0, by_code[np.maximum(at, 0)], np.nan)
+            if len(owners)
+            else (np.full(len(at), np.nan))
+        )
+
     raw = pd.to_numeric(pieces[weight], errors="coerce").fillna(0.0).to_numpy(dtype="float64")
     has_weight = pd.Series(raw).groupby(owner).transform("sum").to_numpy() > 0
     w = np.where(has_weight, raw, pieces["area_m2"].to_numpy(dtype="float64"))
@@ -429,17 +462,15 @@ def hamlet_access(
             if np.isnan(d).all():
                 mean[:] = np.nan
                 within[:] = np.nan
-            result[column] = hamlet_ids.map(mean).to_numpy(dtype="float64")
-            result[f"{prefix}share_within_{kind}_pct"] = hamlet_ids.map(within).to_numpy(
-                dtype="float64"
-            )
+            result[column] = per_hamlet(mean)
+            result[f"{prefix}share_within_{kind}_pct"] = per_hamlet(within)
             if prefix == "net":
                 lost = pd.Series(w * np.isinf(d)).groupby(owner).sum() / total * 100.0
-                for hamlet, share in lost[lost > 0].items():
+                for code, share in lost[lost > 0].items():
                     findings.append(
                         Finding(
                             "hamlets",
-                            str(hamlet),
+                            str(owners[code]),
                             "unreachable_by_road",
                             f"{_vi(share, 1)} % dân số không đến được {_label(kind).vi.lower()} "
                             f"theo đường giao thông / {share:.1f} % of the population cannot "
@@ -500,10 +531,6 @@ class _Snapped(NamedTuple):
 
 def _snap(network: RoadGraph, points: np.ndarray) -> _Snapped:
     """Return the nearest road piece of each point, the position along it and the snap (m)."""
-    (index, edge), snap = shapely.STRtree(network.edges).query_nearest(
-        points, return_distance=True, all_matches=False
-    )
-    order = np.argsort(index)
-    edge, snap = edge[order], snap[order]
+    _, edge, snap = _nearest(shapely.STRtree(network.edges), points)
     position = shapely.line_locate_point(network.edges[edge], points)
     return _Snapped(edge, position, snap)

@@ -20,10 +20,13 @@ from pathlib import Path
 
 from geo import criteria as crit
 from geo import history, inputs
+from geo.cli_pack import add_verbosity
+from geo.engines import DEFAULT_ENGINE, ENGINES
 from geo.errors import CriteriaFileError, GeoInputError, ProjectFileError
 from geo.labels import STATUS_LABELS
 from geo.outputs import default_out_dir, write_csv, write_outputs
 from geo.pipeline import RunResult, run
+from geo.progress_bar import QUIET, Steps, configure_logging, verbosity
 from geo.project import load_project
 from geo.resources import sample_project_dir
 
@@ -34,6 +37,36 @@ parser and sets ``handler`` (a function of the parsed arguments returning the ex
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
+
+_NEWCOMER_GUIDE = """\
+Bắt đầu với xã của bạn / start with your own commune:
+  1. geo run                          # thử với mẫu Quyết Thắng / try the bundled sample
+  2. geo init du-an/xa-cua-toi        # project.toml có chú thích / a commented project file
+  3. chép ranh giới xã, thôn (GeoPackage, Shapefile, GeoJSON, GeoParquet) và dân số (CSV)
+     vào du-an/xa-cua-toi, sửa tên trường trong project.toml
+     copy the commune and hamlet outlines and the population table there, set the field names
+  4. geo run du-an/xa-cua-toi         # → maps/<tên dự án>/map.html, report.xlsx, report.html
+  5. geo template du-an/xa-cua-toi    # số liệu không có trên bản đồ / figures no layer holds
+  6. geo pack du-an/xa-cua-toi        # một tệp zip để gửi thư / one zip for e-mail
+
+Theo dõi lộ trình / follow a roadmap: geo snapshot, geo roadmap, geo progress, geo history.
+Sáp nhập / mergers: geo scenario --grouping FILE | --advise.
+Tiêu chuẩn và nguồn / the standards and their sources: geo criteria list, geo criteria show ID.
+Mỗi lệnh có --help với ví dụ / every command has --help with examples.
+"""
+
+_RUN_EPILOG = """\
+Ví dụ / examples:
+  geo run                                       # mẫu Quyết Thắng / the bundled sample
+  geo run layers/quyet-thang --out maps/qt      # chọn thư mục kết quả / choose the folder
+  geo run du-an/xa-cua-toi --as-of 2026-01-01   # tiêu chuẩn từ 2026 / the 2026 standards
+  geo run du-an/xa-cua-toi --snapshot           # lưu vào lịch sử / record in the history
+  geo run du-an/xa-cua-toi --pdf -v             # in PDF, từng bước / print a PDF, show steps
+  geo run du-an/tinh --engine dask --scheduler tcp://may-chu:8786  # cụm dask / a dask cluster
+
+Mã thoát / exit codes: 0 xong (dù đạt hay không) / done, whatever the verdicts;
+2 dữ liệu sai (một dòng nói tệp, đối tượng, cách sửa) / bad input; 1 lỗi nội bộ / a bug.
+"""
 
 
 def _date(text: str) -> date:
@@ -51,14 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
             "Kiểm tra tiêu chuẩn lên phường và chỉ tiêu theo thôn, xóm / "
             "Check ward standards and hamlet indicators, and map them."
         ),
+        epilog=_NEWCOMER_GUIDE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser(
         "run",
-        help="run a project and write map, tables and GeoPackage",
-        description="Run a project folder (holding project.toml); with none, the bundled sample.",
-        epilog="Example: geo run layers/quyet-thang --out maps/quyet-thang",
+        help="run a project and write map, tables, workbook, report and GeoPackage",
+        description=(
+            "Chạy dự án và ghi bản đồ, bảng, sổ Excel, báo cáo và GeoPackage / run a project.\n\n"
+            "Runs a project folder (holding project.toml; with none, the bundled sample of\n"
+            "Quyết Thắng) and writes map.html, report.xlsx, report.html (report.pdf with\n"
+            "--pdf), results.gpkg and the CSV tables to --out, then prints the verdicts."
+        ),
+        epilog=_RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run_parser.add_argument("project", nargs="?", type=Path, help="project folder")
     run_parser.add_argument("--out", type=Path, help="output folder (default maps/<project>)")
@@ -73,6 +114,30 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --snapshot: replace the snapshot already recorded for that date",
     )
+    run_parser.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print report.pdf with headless Chromium (skipped with a warning without it)",
+    )
+    run_parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=DEFAULT_ENGINE,
+        help="read with pyogrio (default) or fiona (slower, same results), or run the land use "
+        "on a dask cluster (dask; same results)",
+    )
+    run_parser.add_argument(
+        "--scheduler",
+        metavar="URL",
+        help="with --engine dask: a running dask scheduler, tcp://HOST:8786 (default: a local "
+        "cluster of 2 worker processes)",
+    )
+    run_parser.add_argument(
+        "--parquet",
+        action="store_true",
+        help="also write units.parquet and hamlets.parquet (GeoParquet) beside results.gpkg",
+    )
+    add_verbosity(run_parser)
     run_parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
     criteria_parser = commands.add_parser(
@@ -168,13 +233,26 @@ def _run(args: argparse.Namespace) -> int:
             "--snapshot needs a PROJECT_DIR: the history is kept in the project folder, "
             "and the bundled sample's is read-only"
         )
+    level = verbosity(quiet=args.quiet, verbose=args.verbose)
+    configure_logging(level)
     folder = args.project or sample_project_dir()
-    project = load_project(folder, as_of=args.as_of)
-    result = run(project)
+    # reading, analysis, the snapshot, then one step per output file (the total grows if more)
+    with Steps(2 + (args.snapshot or args.replace) + 9 + args.pdf, verbosity=level) as steps:
+        steps.step("đọc dự án / reading the project")
+        project = load_project(folder, as_of=args.as_of)
+        steps.step("phân tích / analysis")
+        result = run(project, engine=args.engine, scheduler=args.scheduler)
+        if args.snapshot or args.replace:
+            steps.step("lưu lịch sử / recording the snapshot")
+            recorded = history.record(result, replace=args.replace)
+        out = args.out or default_out_dir(result)
+        written = write_outputs(
+            result, out, pdf=args.pdf, parquet=args.parquet, progress=steps.outputs
+        )
+    if level == QUIET:
+        return EXIT_OK
     if args.snapshot or args.replace:
-        print(history.record(result, replace=args.replace).describe())  # noqa: T201
-    out = args.out or default_out_dir(result)
-    written = write_outputs(result, out)
+        print(recorded.describe())  # noqa: T201
     print(summary(result, out, written))  # noqa: T201
     return EXIT_OK
 

@@ -3,7 +3,7 @@
 A hamlet's population is a count for the whole hamlet; people live on its
 residential parcels (``ONT`` rural, ``ODT`` urban residential land). Each
 hamlet's count is split over the exact parcel × hamlet pieces (parcels are cut
-at hamlet boundaries by :func:`geo.indicators.split_polygons`) in proportion
+at hamlet boundaries by :func:`geo.indicators.split_pieces`) in proportion
 to their area, so the pieces of a hamlet add up to its population to float
 precision.
 
@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 
 from geo.crs import require_projected, require_same_crs
-from geo.indicators import split_polygons
+from geo.indicators import Pieces, split_pieces
 from geo.validate import Finding
 
 M2_PER_KM2 = 1_000_000.0
@@ -79,6 +79,7 @@ def allocate_population(
     extensive: Sequence[str] = ("population",),
     intensive: Sequence[str] = (),
     residential_codes: Sequence[str] = RESIDENTIAL_CODES,
+    pieces: Pieces | None = None,
 ) -> Allocation:
     """Allocate hamlet counts to residential land in proportion to area.
 
@@ -96,6 +97,11 @@ def allocate_population(
         Rates, copied to each piece (the area-weighted mean of a single hamlet).
     residential_codes : sequence of str, default :data:`RESIDENTIAL_CODES`
         Land-use codes counted as residential (compared upper-case).
+    pieces : geo.indicators.Pieces, optional
+        All parcels already split by these hamlets
+        (:func:`geo.indicators.split_pieces`, ideally with the cut parts of
+        the residential parcels kept, see :func:`residential`): the
+        residential pieces are taken from it instead of splitting again.
 
     Returns
     -------
@@ -126,16 +132,30 @@ def allocate_population(
     if missing:
         raise KeyError(f"hamlets have no column {', '.join(missing)}")
     codes = landuse["code"].astype("string").str.upper()
-    residential = np.flatnonzero(
+    is_residential = (
         codes.isin([c.upper() for c in residential_codes]).fillna(False).to_numpy(dtype=bool)
     )
-    parcels = landuse.geometry.to_numpy()[residential]
+    residential_at = np.flatnonzero(is_residential)
+    parcels = landuse.geometry.to_numpy()[residential_at]
     zones = hamlets.geometry.to_numpy()
-    position, zone, area = split_polygons(parcels, zones)
+    if pieces is None:
+        split = split_pieces(parcels, zones, keep=np.ones(len(parcels), dtype=bool))
+    else:  # the residential parcels' pieces, in the same order as a split of them alone
+        own = is_residential[pieces.item]
+        split = Pieces(
+            np.searchsorted(residential_at, pieces.item[own]),
+            pieces.zone[own],
+            pieces.amount[own],
+            None if pieces.geometry is None else pieces.geometry[own],
+        )
+    position, zone, area = split.item, split.zone, split.amount
     whole = area == shapely.area(parcels[position])
     geometry = parcels[position].copy()
-    cut = ~whole
-    geometry[cut] = shapely.intersection(parcels[position[cut]], zones[zone[cut]])
+    cut = np.flatnonzero(~whole)
+    known = split.geometry[cut] if split.geometry is not None else np.full(cut.size, None)
+    missing = cut[shapely.is_missing(known)]
+    geometry[cut] = known
+    geometry[missing] = shapely.intersection(parcels[position[missing]], zones[zone[missing]])
     residential_m2 = np.bincount(zone, weights=area, minlength=len(zones))
 
     driver = extensive[0] if extensive else None
@@ -143,14 +163,14 @@ def allocate_population(
         hamlets[driver].to_numpy(dtype="float64") if driver else np.zeros(len(zones), dtype=float)
     )
     fallback = np.flatnonzero((residential_m2 == 0) & (np.nan_to_num(people) > 0))
-    parcel = residential[position]
+    parcel = residential_at[position]
     piece_zone = np.concatenate([zone, fallback])
     piece_area = np.concatenate([area, shapely.area(zones[fallback])])
     total_area = np.bincount(piece_zone, weights=piece_area, minlength=len(zones))
     share = piece_area / total_area[piece_zone]
 
     ids = hamlets["id"].astype(str).to_numpy()
-    pieces = pd.DataFrame(
+    table = pd.DataFrame(
         {
             "hamlet_id": ids[piece_zone],
             "parcel": np.concatenate([parcel, np.full(fallback.size, FALLBACK_PARCEL)]),
@@ -163,11 +183,11 @@ def allocate_population(
         }
     )
     for column in extensive:
-        pieces[column] = hamlets[column].to_numpy(dtype="float64")[piece_zone] * share
+        table[column] = hamlets[column].to_numpy(dtype="float64")[piece_zone] * share
     for column in intensive:
-        pieces[column] = hamlets[column].to_numpy()[piece_zone]
-    pieces = gpd.GeoDataFrame(
-        pieces, geometry=np.concatenate([geometry, zones[fallback]]), crs=hamlets.crs
+        table[column] = hamlets[column].to_numpy()[piece_zone]
+    piece_frame = gpd.GeoDataFrame(
+        table, geometry=np.concatenate([geometry, zones[fallback]]), crs=hamlets.crs
     )
 
     residential_km2 = residential_m2 / M2_PER_KM2
@@ -176,7 +196,7 @@ def allocate_population(
         per_person = np.where(people > 0, residential_m2 / people, np.nan)
     flags = np.zeros(len(zones), dtype=bool)
     flags[fallback] = True
-    table = pd.DataFrame(
+    per_hamlet = pd.DataFrame(
         {
             "residential_km2": residential_km2,
             "density_per_residential_km2": density,
@@ -198,7 +218,16 @@ def allocate_population(
         )
         for h in fallback
     ]
-    return Allocation(pieces, table, findings)
+    return Allocation(piece_frame, per_hamlet, findings)
+
+
+def residential(
+    landuse: pd.DataFrame, residential_codes: Sequence[str] = RESIDENTIAL_CODES
+) -> np.ndarray:
+    """Mask of the parcels with a residential code (compared upper-case)."""
+    codes = landuse["code"].astype("string").str.upper()
+    wanted = [c.upper() for c in residential_codes]
+    return codes.isin(wanted).fillna(False).to_numpy(dtype=bool)
 
 
 def parcel_values(

@@ -254,7 +254,7 @@ class Detection:
     score_as_is: float
 
 
-def detect(values: Sequence[str]) -> Detection:
+def detect(values: Sequence[str], counts: Sequence[int] | None = None) -> Detection:
     """Find which legacy encoding, if any, a column of text is in.
 
     Every candidate decoding is scored with :func:`plausibility`; one is
@@ -265,6 +265,10 @@ def detect(values: Sequence[str]) -> Detection:
     ----------
     values : sequence of str
         The column's non-empty values, as read.
+    counts : sequence of int, optional
+        How many times each value occurs in the column, when ``values`` are
+        its distinct values: the scores and ``converted`` are then those of
+        the whole column (scores are sums of multiples of 0.25, so exact).
 
     Returns
     -------
@@ -278,7 +282,14 @@ def detect(values: Sequence[str]) -> Detection:
     'unicode'
     """
     texts = [unicodedata.normalize("NFC", v) for v in values]
-    as_is = plausibility(texts)
+    weights = [1] * len(texts) if counts is None else list(counts)
+
+    def score_of(decoded: list[str]) -> float:
+        if counts is None:
+            return plausibility(decoded)
+        return sum(w * plausibility((text,)) for text, w in zip(decoded, weights, strict=True))
+
+    as_is = score_of(texts)
     raw = [as_bytes(v) for v in values]
     if not any(data is not None and not data.isascii() for data in raw):
         return Detection("unicode", 0, as_is, as_is)
@@ -287,10 +298,12 @@ def detect(values: Sequence[str]) -> Detection:
         decoded = _decode_all(values, raw, DECODERS[name])
         if decoded is None:
             continue
-        score = plausibility(decoded)
+        score = score_of(decoded)
         margin = max(1.0, 0.1 * abs(as_is))
         if score > best.score and score >= as_is + margin:
-            changed = sum(1 for old, new in zip(texts, decoded, strict=True) if old != new)
+            changed = sum(
+                w for old, new, w in zip(texts, decoded, weights, strict=True) if old != new
+            )
             best = Detection(name, changed, score, as_is)
     return best
 

@@ -8,12 +8,14 @@ centroid); only the pairs that cross a boundary are intersected.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from geo import parallel
 from geo.crs import require_projected
 from geo.resources import LandUseCode, landuse_codes
 from geo.validate import Finding
@@ -64,11 +66,15 @@ def split_polygons(
 
     Notes
     -----
-    An STRtree on the zones gives the candidate pairs; a parcel properly
+    The pairs are those whose shapes intersect, ordered by parcel and, for
+    one parcel, as ``STRtree(zones).query`` lists its zones. A parcel properly
     inside its zone keeps its own area, and only pairs crossing a boundary are
-    intersected. Areas are identical to an overlay's.
+    intersected (on :data:`geo.parallel.THREADS` threads); most parcels are
+    classified on a grid without a GEOS predicate (:func:`_polygon_pairs`).
+    Areas are identical to an overlay's.
     """
-    return _split(parcels, zones, shapely.area)
+    pieces = _split(np.asarray(parcels, dtype=object), np.asarray(zones, dtype=object))
+    return pieces.item, pieces.zone, pieces.amount
 
 
 def split_lines(lines: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -91,10 +97,15 @@ def split_lines(lines: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.nd
     A stretch of road lying exactly on an edge shared by two zones belongs to
     both as an intersection; it is counted once, for the zone listed first.
     """
-    line_index, zone_index, length = _split(lines, zones, shapely.length)
+    line_index, zone_index, length, _ = _split(
+        np.asarray(lines, dtype=object), np.asarray(zones, dtype=object), measure=shapely.length
+    )
     pairs = np.flatnonzero(~shapely.contains_properly(zones[zone_index], lines[line_index]))
-    on_edge = shapely.length(
-        shapely.intersection(lines[line_index[pairs]], shapely.boundary(zones[zone_index[pairs]]))
+    edges = np.full(len(zones), None, dtype=object)
+    used = np.unique(zone_index[pairs])
+    edges[used] = shapely.boundary(zones[used])
+    on_edge = intersection_measure(
+        lines[line_index[pairs]], edges[zone_index[pairs]], shapely.length, group=zone_index[pairs]
     )
     shared = pairs[on_edge > 0]
     if shared.size:
@@ -113,23 +124,387 @@ def split_lines(lines: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.nd
     return line_index[keep], zone_index[keep], length[keep]
 
 
+class Pieces(NamedTuple):
+    """An exact split: each geometry's part in each zone (:func:`split_pieces`).
+
+    Attributes
+    ----------
+    item, zone : numpy.ndarray of int
+        One entry per (geometry, zone) pair with a positive shared amount
+        (``item``: the geometry's position),
+        ordered by geometry and, for one geometry, in the zones' STRtree order.
+    amount : numpy.ndarray of float
+        Area (m²) or length (m) of the part.
+    geometry : numpy.ndarray of object or None
+        With ``keep``: the part (the intersection) of each kept geometry cut
+        by a zone boundary, None elsewhere (a whole geometry is its own part).
+    """
+
+    item: np.ndarray
+    zone: np.ndarray
+    amount: np.ndarray
+    geometry: np.ndarray | None = None
+
+
+def split_pieces(
+    parcels: np.ndarray, zones: np.ndarray, *, keep: np.ndarray | None = None
+) -> Pieces:
+    """Split polygons exactly across zones, keeping the cut parts of some of them.
+
+    Parameters
+    ----------
+    parcels, zones : numpy.ndarray of shapely geometries
+        Polygons in one projected CRS.
+    keep : numpy.ndarray of bool, optional
+        Aligned with ``parcels``: whose cut parts to return as geometries.
+
+    Returns
+    -------
+    Pieces
+        As :func:`split_polygons`, with the kept parts.
+    """
+    return _split(np.asarray(parcels, dtype=object), np.asarray(zones, dtype=object), keep)
+
+
+def intersection_measure(
+    left: np.ndarray,
+    right: np.ndarray,
+    measure: Callable[[np.ndarray], np.ndarray] = shapely.area,
+    *,
+    group: np.ndarray | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Return ``measure(intersection(left, right))`` pairwise, on ``threads`` threads.
+
+    Parameters
+    ----------
+    left, right : numpy.ndarray of shapely geometries
+        Aligned.
+    measure : callable, default shapely.area
+    group : numpy.ndarray of int, optional
+        Aligned: pairs of one group (e.g. one zone) go to the same thread.
+    threads : int, optional
+        Default :data:`geo.parallel.THREADS`.
+
+    Returns
+    -------
+    numpy.ndarray of float
+    """
+
+    def work(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(measure(shapely.intersection(a, b)), dtype="float64")
+
+    if group is None or len(group) == 0:
+        return parallel.map_slices(work, left, right, threads=threads)
+    order = np.argsort(group, kind="stable")
+    grouped = group[order]
+    cuts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    values = parallel.map_slices(work, left[order], right[order], threads=threads, cuts=cuts)
+    result = np.empty(len(values), dtype="float64")
+    result[order] = values
+    return result
+
+
 def _split(
-    geometries: np.ndarray, zones: np.ndarray, measure: Callable[[np.ndarray], np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Measure each geometry's part in each zone; intersect only boundary-crossing pairs."""
-    index, zone_index = shapely.STRtree(zones).query(geometries, predicate="intersects")
-    shapely.prepare(zones)
-    inside = shapely.contains_properly(zones[zone_index], geometries[index])
-    amount = measure(geometries[index])
-    cross = ~inside
-    amount[cross] = measure(
-        shapely.intersection(geometries[index[cross]], zones[zone_index[cross]])
+    geometries: np.ndarray,
+    zones: np.ndarray,
+    keep: np.ndarray | None = None,
+    measure: Callable[[np.ndarray], np.ndarray] = shapely.area,
+) -> Pieces:
+    """Measure each geometry's part in each zone; intersect only boundary-crossing pairs.
+
+    The pairs are those of ``STRtree(zones).query(geometries, predicate="intersects")``,
+    in its order; a pair is *inside* when the zone ``contains_properly`` the
+    geometry (its own measure is the part's) and *crossing* otherwise (the
+    intersection is measured). Polygons are classified by :func:`_polygon_pairs`
+    without testing every pair; other geometries (lines, and multi-part
+    polygons near a zone boundary) by those two predicates.
+    """
+    none = np.empty(0, dtype=np.intp)
+    rank = _tree_order(zones)
+    if len(geometries) == 0 or rank is None:
+        return Pieces(none, none, np.empty(0), None if keep is None else np.empty(0, object))
+    polygonal = np.zeros(len(geometries), dtype=bool)
+    if measure is shapely.area and _polygonal(zones):
+        polygonal = np.isin(shapely.get_type_id(geometries), [_POLYGON, _MULTIPOLYGON])
+    found = []
+    rest = np.flatnonzero(~polygonal)
+    if polygonal.any():
+        *pairs, multi = _polygon_pairs(geometries, np.flatnonzero(polygonal), zones)
+        found.append(pairs)
+        rest = np.union1d(rest, multi)
+    if rest.size:
+        found.append(list(_generic_pairs(geometries, rest, zones)))
+    index = np.concatenate([f[0] for f in found] + [f[2] for f in found])
+    zone = np.concatenate([f[1] for f in found] + [f[3] for f in found])
+    crossing = np.concatenate(
+        [np.zeros(f[0].size, bool) for f in found] + [np.ones(f[2].size, bool) for f in found]
     )
-    keep = amount > 0
-    return index[keep], zone_index[keep], amount[keep]
+    order = np.argsort(index.astype(np.int64) * len(zones) + rank[zone])
+    index, zone, crossing = index[order], zone[order], crossing[order]
+    amount = np.asarray(measure(geometries[index]), dtype="float64")
+    parts = None if keep is None else np.full(index.size, None, dtype=object)
+    cut = np.flatnonzero(crossing)
+    if keep is not None and parts is not None and cut.size:
+        kept = cut[keep[index[cut]]]
+        cut = cut[~keep[index[cut]]]
+        if kept.size:
+            parts[kept] = parallel.map_slices(
+                shapely.intersection, geometries[index[kept]], zones[zone[kept]]
+            )
+            amount[kept] = measure(parts[kept])
+    if cut.size:
+        amount[cut] = intersection_measure(
+            geometries[index[cut]], zones[zone[cut]], measure, group=zone[cut]
+        )
+    positive = amount > 0
+    return Pieces(
+        index[positive],
+        zone[positive],
+        amount[positive],
+        None if parts is None else parts[positive],
+    )
 
 
-def landuse_indicators(landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> pd.DataFrame:
+def _tree_order(zones: np.ndarray) -> np.ndarray | None:
+    """Rank of each zone in the order ``STRtree(zones).query`` returns them (None: no zone).
+
+    The tree's leaves are visited depth first, so any query lists its zones in
+    this one order.
+    """
+    bounds = shapely.total_bounds(zones)
+    if not np.isfinite(bounds).all():
+        return None
+    found = shapely.STRtree(zones).query(shapely.box(*bounds))
+    rank = np.full(len(zones), len(zones), dtype=np.int64)
+    rank[found] = np.arange(found.size)
+    return rank
+
+
+def _polygonal(zones: np.ndarray) -> bool:
+    """Whether every zone is a (multi)polygon, empty or missing."""
+    kinds = shapely.get_type_id(zones)
+    return bool(np.isin(kinds, [-1, _POLYGON, _MULTIPOLYGON]).all() or not len(zones))
+
+
+def _generic_pairs(
+    geometries: np.ndarray, positions: np.ndarray, zones: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Inside and crossing pairs of any geometries, by ``intersects`` and ``contains_properly``."""
+    subset = geometries[positions]
+    zone, index = shapely.STRtree(subset).query(zones, predicate="intersects")
+    shapely.prepare(zones)
+    inside = shapely.contains_properly(zones[zone], subset[index])
+    index = positions[index]
+    return index[inside], zone[inside], index[~inside], zone[~inside]
+
+
+_POLYGON = 3
+_MULTIPOLYGON = 6
+GRID_CELLS = 4_000_000
+"""At most this many cells in the grid that :func:`_polygon_pairs` classifies parcels with."""
+CHUNK_SEGMENTS = 2
+"""Zone boundaries are tested against parcels in pieces of this many segments."""
+
+
+def _polygon_pairs(
+    geometries: np.ndarray, positions: np.ndarray, zones: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Inside and crossing pairs of (multi)polygons and polygonal zones.
+
+    For a zone Z, a geometry that does not meet the boundary of Z lies, part
+    by part, wholly in the interior of Z or wholly outside it. So:
+
+    1. A grid of square cells (a power of two in size, so that a cell index
+       is exact) marks every cell that the bounding box of a boundary segment
+       meets. The cells of a bounding box that meets no marked cell form one
+       region without a boundary point, inside the same zones as the centre
+       of one of them (point-in-polygon): a geometry in it is inside those
+       zones and outside the others. That is most parcels, classified
+       without a GEOS predicate.
+    2. For the rest, pieces of boundary (:data:`CHUNK_SEGMENTS` segments) are
+       tested against the geometries whose bounding boxes they meet
+       (``intersects``, on threads): the pairs that meet are crossing. A
+       single polygon is connected: the zones that contain its first vertex
+       and are not crossing hold it inside. Multi-part ones are returned
+       for the plain predicates.
+
+    The pairs are exactly those of ``intersects`` and ``contains_properly``.
+    Returns inside (geometry, zone), crossing (geometry, zone), and the
+    positions left to the plain predicates.
+    """
+    none = np.empty(0, dtype=np.intp)
+    parts, part_zone = shapely.get_parts(zones, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    start = np.flatnonzero(ring[1:] == ring[:-1])  # segment k runs from xy[k] to xy[k + 1]
+    if start.size == 0:
+        return none, none, none, none, none
+    seg_zone = part_zone[ring_part[ring[start]]]
+    low = np.minimum(xy[start], xy[start + 1])
+    high = np.maximum(xy[start], xy[start + 1])
+    bounds = parallel.map_slices(shapely.bounds, geometries[positions])
+    known = np.isfinite(bounds).all(axis=1)
+    positions, bounds = positions[known], bounds[known]
+    grid = _Grid(shapely.total_bounds(zones), bounds)
+    marked = grid.marked(low, high)
+    first, last = grid.cell(bounds[:, :2]), grid.cell(bounds[:, 2:])
+    within = (last >= 0).all(axis=1) & (first < grid.shape).all(axis=1)  # else: no zone
+    positions, first, last = positions[within], first[within], last[within]
+    whole = (first >= 0).all(axis=1) & (last < grid.shape).all(axis=1)  # box inside the grid
+    first = np.maximum(first, 0)
+    last = np.minimum(last, np.array(grid.shape) - 1)
+    clear = (grid.count(marked, first, last) == 0) & whole
+    cell = first[clear, 0] * grid.shape[1] + first[clear, 1]
+    label, hits = grid.labels(zones, cell)
+    lone = hits == 1
+    inside_index = positions[clear][lone]
+    inside_zone = label[lone]
+    band = np.r_[positions[~clear], positions[clear][hits > 1]]
+    multi = band[shapely.get_num_geometries(geometries[band]) != 1]
+    if multi.size:
+        band = np.setdiff1d(band, multi)
+    if band.size == 0:
+        return inside_index, inside_zone, none, none, multi
+    chunk, chunk_zone = _chunks(xy, start, seg_zone, CHUNK_SEGMENTS)
+    subset = geometries[band]
+    tree = shapely.STRtree(subset)
+    line, member = tree.query(chunk)
+    meets = parallel.map_slices(shapely.intersects, chunk[line], subset[member])
+    cross_key = np.unique(
+        band[member[meets]].astype(np.int64) * len(zones) + chunk_zone[line[meets]]
+    )
+    counts = shapely.get_num_coordinates(subset)
+    vertex = shapely.get_coordinates(subset)[np.r_[0, np.cumsum(counts)[:-1]]]
+    zone, member = tree.query(zones)
+    shapely.prepare(zones)
+    holds = shapely.contains_xy(zones[zone], vertex[member, 0], vertex[member, 1])
+    in_key = band[member[holds]].astype(np.int64) * len(zones) + zone[holds]
+    in_key = in_key[~np.isin(in_key, cross_key)]
+    return (
+        np.r_[inside_index, in_key // len(zones)],
+        np.r_[inside_zone, in_key % len(zones)],
+        cross_key // len(zones),
+        cross_key % len(zones),
+        multi,
+    )
+
+
+def _chunks(
+    xy: np.ndarray, start: np.ndarray, seg_zone: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut boundary segments into lines of ``size`` consecutive segments of one ring."""
+    follows = np.r_[False, start[1:] == start[:-1] + 1]  # same ring, next segment
+    run = np.cumsum(~follows) - 1  # ring runs
+    run_start = np.flatnonzero(~follows)
+    local = np.arange(start.size) - run_start[run]
+    new = ~follows | (local % size == 0)
+    chunk = np.cumsum(new) - 1
+    last = np.r_[np.flatnonzero(new)[1:] - 1, start.size - 1]
+    points = np.r_[start, start[last] + 1]
+    owner = np.r_[chunk, chunk[last]]
+    order = np.lexsort((points, owner))
+    lines = shapely.linestrings(xy[points[order]], indices=owner[order])
+    return np.asarray(lines, dtype=object), seg_zone[new]
+
+
+class _Grid:
+    """Square cells of a power-of-two size over the zones' extent; cell (0, 0) at ``origin``."""
+
+    def __init__(self, extent: np.ndarray, bounds: np.ndarray) -> None:
+        sides = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+        typical = float(np.median(sides)) if sides.size else 1.0
+        size = 2.0 ** np.floor(np.log2(max(typical, 1e-3)))
+        while True:
+            origin = np.floor(extent[:2] / size)
+            shape = (np.floor(extent[2:] / size) - origin + 1).astype(np.int64)
+            if shape[0] * shape[1] <= GRID_CELLS:
+                break
+            size *= 2.0
+        self.size, self.origin = size, origin
+        self.shape = (int(shape[0]), int(shape[1]))
+
+    def cell(self, xy: np.ndarray) -> np.ndarray:
+        """Return the cell of each point (maybe outside the grid); exact, as the size is 2^k."""
+        return (np.floor(xy / self.size) - self.origin).astype(np.int64)
+
+    def marked(self, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        """Prefix sums of the cells met by boxes ``low``-``high``: shape + 1 in each axis."""
+        nx, ny = self.shape
+        a, b = self.cell(low), self.cell(high) + 1
+        width = ny + 1
+        size = (nx + 1) * width
+        diff = np.bincount(a[:, 0] * width + a[:, 1], minlength=size)
+        diff -= np.bincount(b[:, 0] * width + a[:, 1], minlength=size)
+        diff -= np.bincount(a[:, 0] * width + b[:, 1], minlength=size)
+        diff += np.bincount(b[:, 0] * width + b[:, 1], minlength=size)
+        cover = diff.reshape(nx + 1, width).cumsum(axis=0).cumsum(axis=1)[:nx, :ny] > 0
+        sums = np.zeros((nx + 1, ny + 1), dtype=np.int64)
+        sums[1:, 1:] = cover.cumsum(axis=0).cumsum(axis=1)
+        return sums
+
+    @staticmethod
+    def count(sums: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Count the marked cells in each range of cells ``first``-``last`` (inclusive)."""
+        x0, y0, x1, y1 = first[:, 0], first[:, 1], last[:, 0] + 1, last[:, 1] + 1
+        return sums[x1, y1] - sums[x0, y1] - sums[x1, y0] + sums[x0, y0]
+
+    def labels(self, zones: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each cell (flat index), the last zone holding its centre and how many do."""
+        nx, ny = self.shape
+        wanted = np.zeros(nx * ny, dtype=bool)
+        wanted[cells] = True
+        need = wanted.reshape(nx, ny)
+        label = np.full(nx * ny, -1, dtype=np.int32)
+        hits = np.zeros(nx * ny, dtype=np.int32)
+        bounds = shapely.bounds(zones)
+        known = np.flatnonzero(np.isfinite(bounds).all(axis=1))
+        low = np.maximum(self.cell(bounds[known, :2]), 0)
+        high = np.minimum(self.cell(bounds[known, 2:]), np.array(self.shape) - 1)
+        shapely.prepare(zones)
+        for z, (x0, y0), (x1, y1) in zip(known, low, high, strict=True):
+            ii, jj = np.nonzero(need[x0 : x1 + 1, y0 : y1 + 1])
+            if ii.size == 0:
+                continue
+            ii += x0
+            jj += y0
+            x = (ii + self.origin[0] + 0.5) * self.size
+            y = (jj + self.origin[1] + 0.5) * self.size
+            flat = (ii * ny + jj)[shapely.contains_xy(zones[z], x, y)]
+            label[flat] = z
+            hits[flat] += 1
+        return label[cells], hits[cells]
+
+
+def sum_pieces(pieces: Pieces, group: np.ndarray, groups: int) -> Pieces:
+    """Add up each geometry's pieces by group of zones (the hamlets of a unit, say).
+
+    Parameters
+    ----------
+    pieces : Pieces
+        A split by the zones (:func:`split_pieces`).
+    group : numpy.ndarray of int
+        For each zone, the position of its group, or -1 to leave its pieces out.
+    groups : int
+        The number of groups.
+
+    Returns
+    -------
+    Pieces
+        One piece per (geometry, group), ordered by geometry and group; the
+        amounts are summed in the order of ``pieces``. Without geometries.
+    """
+    owner = np.asarray(group, dtype=np.int64)[pieces.zone]
+    used = owner >= 0
+    key = pieces.item[used].astype(np.int64) * groups + owner[used]
+    unique, inverse = np.unique(key, return_inverse=True)
+    amount = np.bincount(inverse, weights=pieces.amount[used], minlength=unique.size)
+    return Pieces(unique // groups, unique % groups, amount)
+
+
+def landuse_indicators(
+    landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, pieces: Pieces | None = None
+) -> pd.DataFrame:
     """Land-use area by code and group shares for each zone.
 
     Parameters
@@ -138,6 +513,9 @@ def landuse_indicators(landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> pd
         Parcels with a ``code`` column, in the zones' projected CRS.
     zones : geopandas.GeoDataFrame
         Communes or hamlets.
+    pieces : Pieces, optional
+        The parcels split by these zones, when already done
+        (:func:`split_pieces`, or :func:`sum_pieces` of a finer tiling).
 
     Returns
     -------
@@ -149,10 +527,12 @@ def landuse_indicators(landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> pd
         counts as covered but in no group, see :func:`unknown_landuse_codes`).
     """
     require_projected(landuse.crs, "land-use areas")
-    parcel, zone, area = split_polygons(landuse.geometry.to_numpy(), zones.geometry.to_numpy())
+    if pieces is None:
+        pieces = split_pieces(landuse.geometry.to_numpy(), zones.geometry.to_numpy())
+    parcel, zone, area = pieces.item, pieces.zone, pieces.amount
     codes = landuse["code"].fillna("?").to_numpy()[parcel]
-    pieces = pd.DataFrame({"zone": zone, "code": codes, "km2": area / M2_PER_KM2})
-    by_code = pieces.pivot_table(index="zone", columns="code", values="km2", aggfunc="sum")
+    frame = pd.DataFrame({"zone": zone, "code": codes, "km2": area / M2_PER_KM2})
+    by_code = frame.pivot_table(index="zone", columns="code", values="km2", aggfunc="sum")
     by_code = by_code.reindex(range(len(zones))).fillna(0.0)
     table = landuse_codes()
     result = pd.DataFrame(index=range(len(zones)))

@@ -1,4 +1,7 @@
-"""Write a run's results: tables (CSV), GeoPackage and the HTML map.
+"""Write a run's results: tables (CSV), workbook, GeoPackage, HTML map and report.
+
+With a roadmap in the project folder, also the roadmap progress: ``progress.csv``,
+``progress-hamlets.csv`` and ``trends/`` (:mod:`geo.progress`).
 
 All files are first written to a staging folder inside the output folder
 and moved into place only when every one of them is complete, so a failed or
@@ -15,13 +18,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from geo._lock import STAGING_PREFIX, output_lock, remove_stale_staging, signals_deferred
 from geo.errors import GeoInputError, OutputError
+from geo.indicators import split_polygons
 from geo.names import slug
 from geo.pipeline import RunResult
+from geo.progress import PROGRESS_FILES, TRENDS_DIR, find_progress, progress_writers
+from geo.progress import Progress as RoadmapProgress
+from geo.qgis_style import LayerInfo, result_styles, write_layer_styles
+from geo.report import render_report, write_fitted_pdf
+from geo.resources import landuse_codes
 from geo.webmap import render_result_map
+from geo.workbook import column_labels, write_workbook
 
 OUTPUT_FILES = (
     "map.html",
@@ -31,9 +43,21 @@ OUTPUT_FILES = (
     "contributions.csv",
     "findings.csv",
     "results.gpkg",
+    "units.parquet",
+    "hamlets.parquet",
+    "report.xlsx",
+    "report.html",
+    "report.pdf",
+    *PROGRESS_FILES,
+    TRENDS_DIR,
 )
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark, so Excel shows Vietnamese diacritics."""
+OPTIONAL_FILES = frozenset({"report.pdf"})
+"""Outputs that may be skipped without failing the run (no Chromium to print the PDF)."""
+
+Progress = Callable[[str, int, int], None]
+"""Called before each file is written: its name, how many were written before, how many in all."""
 
 
 def default_out_dir(result: RunResult, base: Path | None = None) -> Path:
@@ -41,7 +65,15 @@ def default_out_dir(result: RunResult, base: Path | None = None) -> Path:
     return (base or Path.cwd()) / "maps" / slug(result.project.name)
 
 
-def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
+def write_outputs(
+    result: RunResult,
+    out_dir: str | Path,
+    *,
+    pdf: bool = False,
+    parquet: bool = False,
+    progress: Progress | None = None,
+    roadmap_progress: RoadmapProgress | None = None,
+) -> list[Path]:
     """Write every output of a run into ``out_dir``, atomically.
 
     Parameters
@@ -50,6 +82,23 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     out_dir : str or Path
         Created if needed. Files of the same names are replaced; other files
         in it are left alone.
+    pdf : bool, default False
+        Also print ``report.pdf`` with headless Chromium
+        (:func:`geo.report.find_chromium`); skipped, with a logged warning,
+        when there is none.
+    parquet : bool, default False
+        Also write the ``units`` and ``hamlets`` layers of ``results.gpkg`` as
+        GeoParquet, ``units.parquet`` and ``hamlets.parquet``
+        (:func:`write_geoparquet`).
+    progress : callable, optional
+        Called as ``progress(name, done, total)`` before each file is written.
+    roadmap_progress : geo.progress.Progress, optional
+        The project's roadmap judged against its history; by default computed
+        once here (:func:`geo.progress.find_progress`) when the project folder
+        has a ``roadmap.csv``. With one, ``progress.csv``,
+        ``progress-hamlets.csv`` and ``trends/`` (one SVG per criterion) are
+        written too, in the same staged write, and the workbook and the report
+        get their progress sheets and pages.
 
     Returns
     -------
@@ -61,10 +110,16 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     OutputError
         If the folder cannot be written (permissions, disk full), or another
         run holds it for longer than :data:`geo._lock.LOCK_TIMEOUT`.
+    geo.progress.RoadmapError, geo.history.HistoryError
+        If the project's roadmap or history cannot be used (nothing is written).
     """
     out = Path(out_dir)
+    if roadmap_progress is None:
+        roadmap_progress = find_progress(result.project)
     writers: dict[str, Callable[[Path], None]] = {
-        "map.html": lambda path: _write_text(path, render_result_map(result)),
+        "map.html": lambda path: _write_text(
+            path, render_result_map(result, progress=roadmap_progress)
+        ),
         "criteria.csv": lambda path: write_csv(result.criteria, path),
         "units.csv": lambda path: write_csv(_table(result.units), path),
         "findings.csv": lambda path: write_csv(result.findings, path),
@@ -73,10 +128,23 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     if result.hamlets is not None:
         writers["hamlets.csv"] = lambda path: write_csv(_table(result.hamlets), path)
         writers["contributions.csv"] = lambda path: write_csv(result.contributions, path)
+    if parquet:
+        writers["units.parquet"] = lambda path: write_geoparquet(result, "unit", path)
+        if result.hamlets is not None:
+            writers["hamlets.parquet"] = lambda path: write_geoparquet(result, "hamlet", path)
+    writers["report.xlsx"] = lambda path: write_workbook(result, path, progress=roadmap_progress)
+    writers["report.html"] = lambda path: _write_text(
+        path, render_report(result, progress=roadmap_progress)
+    )
+    if pdf:
+        # prints the staged report.html (and rewrites it smaller if a page overflows)
+        writers["report.pdf"] = lambda path: _write_pdf(result, path, roadmap_progress)
+    if roadmap_progress is not None:
+        writers.update(progress_writers(roadmap_progress))
     try:
         out.mkdir(parents=True, exist_ok=True)
         with output_lock(out):
-            return _write_staged(out, writers)
+            return _write_staged(out, writers, progress)
     except OSError as error:
         if isinstance(error, GeoInputError):
             raise
@@ -86,30 +154,53 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
         ) from error
 
 
-def _write_staged(out: Path, writers: dict[str, Callable[[Path], None]]) -> list[Path]:
+def _write_pdf(result: RunResult, path: Path, roadmap: RoadmapProgress | None = None) -> None:
+    write_fitted_pdf(result, path.with_name("report.html"), path, progress=roadmap)
+
+
+def _write_staged(
+    out: Path, writers: dict[str, Callable[[Path], None]], progress: Progress | None = None
+) -> list[Path]:
     """Write every file into a staging folder, then move them all into ``out`` at once.
 
     A failure or an interruption before the moves leaves ``out`` as it was; the
     moves themselves run with SIGINT and SIGTERM deferred. Outputs of an earlier
     run that this run does not produce (``hamlets.csv`` when the hamlets layer
-    was removed) are deleted, so the folder always holds one run's set.
+    was removed, ``report.pdf`` when it was not printed) are deleted, so the
+    folder always holds one run's set.
     """
     remove_stale_staging(out)
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
     try:
-        for name, write in writers.items():
+        for done, (name, write) in enumerate(writers.items()):
+            if progress is not None:
+                progress(name, done, len(writers))
             write(staging / name)
+        made = [
+            name for name in writers if name not in OPTIONAL_FILES or (staging / name).is_file()
+        ]
         written = []
         with signals_deferred():
-            for name in writers:
+            for name in made:
+                if (staging / name).is_dir() and (out / name).is_dir():
+                    (out / name).replace(staging / f"old-{name}")  # trends/: replaced whole
                 (staging / name).replace(out / name)
                 written.append(out / name)
             for name in OUTPUT_FILES:
-                if name not in writers:
-                    (out / name).unlink(missing_ok=True)
+                if name not in made:
+                    _remove_output(out / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written
+
+
+def _remove_output(path: Path) -> None:
+    """Delete an earlier run's output; a folder (``trends/``) only if it holds only charts."""
+    if path.is_dir() and not path.is_symlink():
+        if all(p.is_file() and p.suffix == ".svg" for p in path.iterdir()):
+            shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _table(zones: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -128,21 +219,183 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def write_geopackage(result: RunResult, path: Path) -> None:
-    """Write layers ``units`` and ``hamlets`` (indicators and statuses) to a GeoPackage.
+    """Write the result layers, with their QGIS styles, to a GeoPackage.
 
-    Each layer also gets, per criterion judged for at least one feature,
-    ``status_<criterion>`` and ``gap_<criterion>`` columns (dots and hyphens in
-    criterion ids become underscores); criteria.csv has every row. Coverage
-    findings (gaps, overlaps, uncovered land, area mismatches), when there are
-    any, go to a layer ``findings``.
+    Layers (in the project CRS):
+
+    - ``units`` and ``hamlets``: indicators and, per criterion judged for at
+      least one feature, ``status_<criterion>`` and ``gap_<criterion>``
+      columns (dots and hyphens in criterion ids become underscores);
+      criteria.csv has every row;
+    - ``landuse_by_hamlet``: the parcels split exactly at hamlet boundaries
+      (at unit boundaries without hamlets), with ``code``, ``lu_group``,
+      ``hamlet_id``, ``unit_id``, ``parcel`` and ``area_m2``;
+    - ``infrastructure`` (``kind``, ``name``, ``hamlet_id``, ``unit_id``) and
+      ``roads`` (``surface``, ``length_m``), when the project has them;
+    - ``findings``: coverage findings (gaps, overlaps, uncovered land, area
+      mismatches), when there are any.
+
+    The ``layer_styles`` table holds one default QGIS style per layer with
+    the map's classes and colours (:mod:`geo.qgis_style`).
     """
+    layers: dict[str, gpd.GeoDataFrame] = {}
     for level, zones in (("unit", result.units), ("hamlet", result.hamlets)):
-        if zones is None:
-            continue
-        layer = _with_statuses(zones, result.criteria, level)
-        layer.to_file(path, layer=f"{level}s", driver="GPKG", engine="pyogrio")
+        if zones is not None:
+            layers[f"{level}s"] = _with_statuses(zones, result.criteria, level)
+    if result.landuse is not None and not result.landuse.empty:
+        layers["landuse_by_hamlet"] = landuse_by_zone(result)
+    if result.infrastructure is not None and not result.infrastructure.empty:
+        layers["infrastructure"] = infrastructure_layer(result)
+    if result.roads is not None and not result.roads.empty:
+        roads = result.roads
+        layers["roads"] = gpd.GeoDataFrame(
+            {
+                "surface": roads["surface"].astype("object")
+                if "surface" in roads.columns
+                else "unknown",
+                "length_m": shapely.length(roads.geometry.to_numpy()),
+            },
+            geometry=roads.geometry.to_numpy(),
+            crs=roads.crs,
+        )
     if result.coverage is not None and not result.coverage.empty:
-        result.coverage.to_file(path, layer="findings", driver="GPKG", engine="pyogrio")
+        layers["findings"] = result.coverage
+    infos = []
+    for name, layer in layers.items():
+        layer.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+        values = {
+            column: tuple(sorted({str(v) for v in layer[column].dropna()}))
+            for column in ("kind", "code")
+            if column in layer.columns
+        }
+        infos.append(
+            LayerInfo(
+                name,
+                _geometry_kind(layer),
+                tuple(c for c in layer.columns if c != layer.geometry.name),
+                values,
+            )
+        )
+    write_layer_styles(str(path), result_styles(infos, column_labels(result)))
+
+
+def write_geoparquet(result: RunResult, level: str, path: Path) -> None:
+    """Write the units or hamlets layer of ``results.gpkg`` as GeoParquet.
+
+    The same columns as the GeoPackage layer (indicators, ``status_<criterion>``,
+    ``gap_<criterion>``), the geometry as WKB in the project CRS (stored in the
+    file's ``geo`` metadata), with a ``bbox`` covering column (GeoParquet 1.1)
+    so readers can filter by rectangle; ``geopandas.read_parquet`` reads it back,
+    and ``geo`` accepts it as an input layer.
+
+    Parameters
+    ----------
+    result : RunResult
+    level : {"unit", "hamlet"}
+    path : Path
+    """
+    zones = result.units if level == "unit" else result.hamlets
+    if zones is None:
+        raise ValueError(f"the run has no {level} layer")
+    layer = _with_statuses(zones, result.criteria, level)
+    geometry = layer.geometry.name
+    layer = layer[[c for c in layer.columns if c != geometry] + [geometry]]  # last, as in GPKG
+    layer.to_parquet(path, index=False, write_covering_bbox=True)
+
+
+def _geometry_kind(layer: gpd.GeoDataFrame) -> str:
+    """Return ``point``, ``line``, ``polygon``, or ``mixed`` for a layer of several."""
+    families = {
+        {"Polygon": "polygon", "MultiPolygon": "polygon", "LineString": "line"}.get(
+            str(kind), "line" if "Line" in str(kind) else "point"
+        )
+        for kind in layer.geometry.geom_type.dropna().unique()
+    }
+    return families.pop() if len(families) == 1 else ("mixed" if families else "point")
+
+
+def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
+    """Return the land-use parcels split exactly at hamlet boundaries (unit ones without hamlets).
+
+    Parameters
+    ----------
+    result : RunResult
+        A run with a land-use layer.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per (parcel, zone) piece with a positive area: ``code``,
+        ``lu_group`` (``agricultural``, ``non_agricultural``, ``unused``, or
+        empty for unknown codes), ``hamlet_id``, ``unit_id``, ``parcel``
+        (1-based row of the parcel in the input layer) and ``area_m2``;
+        the pieces' areas sum to each parcel's area inside the zones.
+    """
+    landuse = result.landuse
+    if landuse is None:
+        raise ValueError("the run has no land-use layer")
+    by_hamlet = result.hamlets is not None
+    zones = result.hamlets if result.hamlets is not None else result.units
+    parcels = landuse.geometry.to_numpy()
+    zone_geoms = zones.geometry.to_numpy()
+    parcel_index, zone_index, area = split_polygons(parcels, zone_geoms)
+    pieces = parcels[parcel_index].copy()
+    crossing = ~shapely.contains_properly(zone_geoms[zone_index], parcels[parcel_index])
+    if crossing.any():
+        cut = shapely.intersection(
+            parcels[parcel_index[crossing]], zone_geoms[zone_index[crossing]]
+        )
+        pieces[crossing] = [_polygonal(g) for g in cut]
+    codes = landuse["code"].astype(str).to_numpy()[parcel_index]
+    table = landuse_codes()
+    groups = [table[c].group if c in table else "" for c in codes]
+    zone_ids = zones["id"].astype(str).to_numpy()[zone_index]
+    unit_ids = zones["unit_id"].astype(str).to_numpy()[zone_index] if by_hamlet else zone_ids
+    return gpd.GeoDataFrame(
+        {
+            "code": codes,
+            "lu_group": groups,
+            "hamlet_id": zone_ids if by_hamlet else np.full(len(zone_ids), None, dtype=object),
+            "unit_id": unit_ids,
+            "parcel": parcel_index + 1,
+            "area_m2": area,
+        },
+        geometry=pieces,
+        crs=landuse.crs,
+    )
+
+
+def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
+    """Keep the polygons of an intersection (drop the lines and points it may hold)."""
+    kind = shapely.get_type_id(geometry)
+    if kind in (3, 6):  # Polygon, MultiPolygon
+        return geometry
+    parts = [p for p in shapely.get_parts(geometry) if shapely.get_type_id(p) in (3, 6)]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def infrastructure_layer(result: RunResult) -> gpd.GeoDataFrame:
+    """Return the service points with their kind, name, hamlet and unit.
+
+    A point on a boundary shared by two zones goes to the first one listed.
+    """
+    points = result.infrastructure
+    if points is None:
+        raise ValueError("the run has no infrastructure layer")
+    geometries = points.geometry.to_numpy()
+    layer = pd.DataFrame({"kind": points["kind"].astype("object")})
+    layer["name"] = points["name"].astype("object").to_numpy() if "name" in points.columns else None
+    for column, zones in (("hamlet_id", result.hamlets), ("unit_id", result.units)):
+        found = np.full(len(points), None, dtype=object)
+        if zones is not None:
+            point_index, zone_index = shapely.STRtree(zones.geometry.to_numpy()).query(
+                geometries, predicate="intersects"
+            )
+            ids = zones["id"].astype(str).to_numpy()
+            for pair in np.lexsort((zone_index, point_index))[::-1]:  # first zone wins
+                found[point_index[pair]] = ids[zone_index[pair]]
+        layer[column] = found
+    return gpd.GeoDataFrame(layer, geometry=geometries, crs=points.crs)
 
 
 def _with_statuses(zones: gpd.GeoDataFrame, criteria: pd.DataFrame, level: str) -> gpd.GeoDataFrame:

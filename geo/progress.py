@@ -50,7 +50,7 @@ import math
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -1143,6 +1143,29 @@ PROGRESS_FILES = ("progress.csv", "progress-hamlets.csv")
 TRENDS_DIR = "trends"
 
 
+def progress_writers(progress: Progress) -> dict[str, Callable[[Path], None]]:
+    """Return the writers of the progress outputs, by output name.
+
+    ``progress.csv`` and ``progress-hamlets.csv`` (CSV for Excel, dates as
+    ``YYYY-MM-DD``) and ``trends`` (a folder of ``<criterion>.svg``, one chart
+    per criterion of the roadmap). Each writer is called with the path to
+    write (a staging path: :func:`write_progress` and
+    :func:`geo.outputs.write_outputs` move the files into place together).
+    """
+    from geo.outputs import write_csv
+
+    def trends(folder: Path) -> None:
+        folder.mkdir()
+        for criterion, svg in progress.trends().items():
+            (folder / f"{safe_name(criterion)}.svg").write_text(svg, encoding="utf-8")
+
+    return {
+        PROGRESS_FILES[0]: lambda path: write_csv(_csv_ready(progress.table), path),
+        PROGRESS_FILES[1]: lambda path: write_csv(_csv_ready(progress.hamlets), path),
+        TRENDS_DIR: trends,
+    }
+
+
 def write_progress(progress: Progress, out_dir: str | Path) -> list[Path]:
     """Write ``progress.csv``, ``progress-hamlets.csv`` and ``trends/<criterion>.svg``.
 
@@ -1161,24 +1184,17 @@ def write_progress(progress: Progress, out_dir: str | Path) -> list[Path]:
         If the folder cannot be written.
     """
     from geo._lock import STAGING_PREFIX, output_lock, signals_deferred
-    from geo.outputs import write_csv
 
     out = Path(out_dir)
-    table = _csv_ready(progress.table)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with output_lock(out):
             staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
             try:
-                write_csv(table, staging / PROGRESS_FILES[0])
-                write_csv(_csv_ready(progress.hamlets), staging / PROGRESS_FILES[1])
+                for name, write in progress_writers(progress).items():
+                    write(staging / name)
                 trends = staging / TRENDS_DIR
-                trends.mkdir()
-                charts = []
-                for criterion, svg in progress.trends().items():
-                    name = f"{safe_name(criterion)}.svg"
-                    (trends / name).write_text(svg, encoding="utf-8")
-                    charts.append(name)
+                charts = sorted(p.name for p in trends.iterdir())
                 with signals_deferred():
                     for name in PROGRESS_FILES:
                         (staging / name).replace(out / name)

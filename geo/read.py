@@ -14,13 +14,17 @@ import io
 import math
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
+import shapely.geometry
 from pyarrow.lib import ArrowException  # type: ignore[import-untyped]
 
 from geo import encoding
@@ -48,19 +52,29 @@ def read_notes(frame: pd.DataFrame) -> list[Note]:
     return list(frame.attrs.get(NOTES, []))
 
 
-def read_layer(spec: LayerSpec) -> gpd.GeoDataFrame:
+READ_ENGINES = ("pyogrio", "fiona")
+"""Libraries that can read a GDAL layer: the same GDAL underneath, identical results."""
+Window = tuple[float, float, float, float]
+"""A rectangle ``(xmin, ymin, xmax, ymax)`` in the layer's own CRS."""
+
+
+def read_layer(spec: LayerSpec, *, engine: str = "pyogrio") -> gpd.GeoDataFrame:
     """Read one layer of the project.
 
     Any format GDAL reads (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, …)
-    goes through pyogrio; GeoParquet through geopandas. Text that is not
-    valid UTF-8 (a DBF without ``.cpg``, a legacy file) is read byte for byte
-    as Latin-1 so that :mod:`geo.encoding` can recognise TCVN3, VNI or cp1258
-    later; nothing is lost.
+    goes through pyogrio (GeoPackages with Arrow) or fiona; GeoParquet
+    through geopandas (its CRS from the file's ``geo`` metadata). Text that
+    is not valid UTF-8 (a DBF without ``.cpg``, a legacy file) is read byte
+    for byte as Latin-1 so that :mod:`geo.encoding` can recognise TCVN3, VNI
+    or cp1258 later; nothing is lost.
 
     Parameters
     ----------
     spec : LayerSpec
         Which file and layer.
+    engine : {"pyogrio", "fiona"}, default "pyogrio"
+        The library that reads GDAL formats (:data:`READ_ENGINES`); both give
+        the same layer once validated. Not used for GeoParquet.
 
     Returns
     -------
@@ -73,7 +87,165 @@ def read_layer(spec: LayerSpec) -> gpd.GeoDataFrame:
         If the file is missing, unreadable or has no such layer.
     EmptyInputError
         If the file is empty or the layer holds no features.
+    ValueError
+        If ``engine`` is not one of :data:`READ_ENGINES`.
     """
+    frame = _read(spec, engine, {})
+    if len(frame) == 0:
+        raise EmptyInputError(
+            f"{spec.key}.path = {spec.path}: the layer holds no features; fill it, or remove "
+            f"[{spec.key}]"
+        )
+    return frame
+
+
+def read_window(
+    spec: LayerSpec,
+    *,
+    engine: str = "pyogrio",
+    bbox: Window | None = None,
+    mask: shapely.Geometry | None = None,
+    fids: Sequence[int] | np.ndarray | None = None,
+    max_features: int | None = None,
+) -> gpd.GeoDataFrame:
+    """Read part of a GDAL layer: the features meeting a rectangle or polygon, or given by id.
+
+    Used to read a large land-use layer one commune at a time
+    (:mod:`geo.chunked`). GDAL's spatial filter keeps the features whose
+    geometry intersects the rectangle (through the layer's spatial index
+    when it has one: GeoPackage, FlatGeobuf, Shapefile with ``.qix``).
+
+    Parameters
+    ----------
+    spec : LayerSpec
+        Which file and layer (not GeoParquet).
+    engine : {"pyogrio", "fiona"}, default "pyogrio"
+    bbox : tuple of float, optional
+        ``(xmin, ymin, xmax, ymax)`` in the layer's own CRS.
+    mask : shapely.Geometry, optional
+        A polygon in the layer's own CRS: the features meeting it are read.
+    fids : sequence of int, optional
+        Feature ids (GDAL FIDs, as :func:`layer_bounds` returns them).
+    max_features : int, optional
+        Read at most this many features from the start.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by feature id, in increasing order (the layer's order); may be
+        empty. Reading notes as for :func:`read_layer`.
+
+    Raises
+    ------
+    LayerReadError
+        If the file is missing or unreadable, or is GeoParquet.
+    """
+    if spec.path.suffix.lower() in PARQUET_SUFFIXES:
+        raise LayerReadError(
+            f"{spec.key}.path = {spec.path}: GeoParquet cannot be read one commune at a time "
+            "here; convert it to GeoPackage (ogr2ogr out.gpkg in.parquet) or FlatGeobuf"
+        )
+    options: dict[str, object] = {"fid_as_index": True}
+    if bbox is not None:
+        options["bbox"] = tuple(float(v) for v in bbox)
+    if mask is not None:
+        options["mask"] = mask
+    if fids is not None:
+        options["fids"] = np.asarray(fids, dtype="int64")
+    if max_features is not None:
+        options["max_features"] = int(max_features)
+    frame = _read(spec, engine, options)
+    notes = read_notes(frame)
+    frame = frame.sort_index(kind="stable")
+    frame.attrs[NOTES] = notes
+    return frame
+
+
+def layer_bounds(
+    spec: LayerSpec, *, batch: int = 1_000_000
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield the feature ids and bounding boxes of a GDAL layer, in batches.
+
+    No geometry or attribute is built: 40 bytes a feature, read through
+    pyogrio whatever the engine.
+
+    Parameters
+    ----------
+    spec : LayerSpec
+        Which file and layer (not GeoParquet).
+    batch : int, default 1,000,000
+        Features per batch.
+
+    Yields
+    ------
+    fids : numpy.ndarray of int64
+        In the layer's order.
+    bounds : numpy.ndarray of float, shape (n, 4)
+        ``xmin, ymin, xmax, ymax`` in the layer's CRS; NaN for a null geometry.
+
+    Raises
+    ------
+    LayerReadError
+        If the file cannot be read.
+    """
+    where = f"{spec.key}.path = {spec.path}"
+    _check_file(spec.path, where)
+    layer = _layer_name(spec, where, pyogrio.list_layers)
+    try:
+        # GDAL counts the features first (fast with a GeoPackage); pyogrio refuses to skip
+        # past the end, so the batches stop at the count (all at once when it is unknown)
+        total = int(pyogrio.read_info(spec.path, layer=layer, force_feature_count=True)["features"])
+        skip = 0
+        while skip < total or (total < 0 and skip == 0):
+            size = batch if total >= 0 else None
+            fids, bounds = pyogrio.read_bounds(
+                spec.path, layer=layer, skip_features=skip, max_features=size
+            )
+            if len(fids) == 0:
+                return
+            yield np.asarray(fids, dtype="int64"), np.asarray(bounds, dtype="float64").T
+            skip += len(fids)
+    except (RuntimeError, OSError, ValueError) as error:
+        raise LayerReadError(
+            f"{where}: cannot read layer {layer!r} (damaged or truncated?): {_one_line(error)}"
+        ) from error
+
+
+def layer_info(spec: LayerSpec) -> dict[str, object]:
+    """Return what GDAL says about a layer without reading it (:func:`pyogrio.read_info`).
+
+    For GeoParquet, only ``features`` (the row count from the file's metadata)
+    and ``crs`` (None).
+
+    Raises
+    ------
+    LayerReadError
+        If the file is missing or unreadable.
+    """
+    where = f"{spec.key}.path = {spec.path}"
+    _check_file(spec.path, where)
+    if spec.path.suffix.lower() in PARQUET_SUFFIXES:
+        from pyarrow import parquet  # type: ignore[import-untyped]
+
+        try:
+            rows = parquet.ParquetFile(spec.path).metadata.num_rows
+        except (ArrowException, OSError, ValueError) as error:
+            raise LayerReadError(
+                f"{where}: cannot read it as GeoParquet: {_one_line(error)}"
+            ) from error
+        return {"features": int(rows), "crs": None, "driver": "Parquet"}
+    layer = _layer_name(spec, where, pyogrio.list_layers)
+    try:
+        return dict(pyogrio.read_info(spec.path, layer=layer))
+    except (RuntimeError, OSError, ValueError) as error:
+        raise LayerReadError(
+            f"{where}: cannot read layer {layer!r} (damaged or truncated?): {_one_line(error)}"
+        ) from error
+
+
+def _read(spec: LayerSpec, engine: str, options: dict[str, object]) -> gpd.GeoDataFrame:
+    if engine not in READ_ENGINES:
+        raise ValueError(f"engine: {engine!r} is not one of {', '.join(READ_ENGINES)}")
     where = f"{spec.key}.path = {spec.path}"
     _check_file(spec.path, where)
     notes: list[Note] = []
@@ -81,8 +253,10 @@ def read_layer(spec: LayerSpec) -> gpd.GeoDataFrame:
         warnings.simplefilter("always")
         if spec.path.suffix.lower() in PARQUET_SUFFIXES:
             frame = _read_parquet(spec.path, where)
+        elif engine == "fiona":
+            frame = _read_fiona(spec, where, notes, options)
         else:
-            frame = _read_gdal(spec, where, notes)
+            frame = _read_gdal(spec, where, notes, options)
     notes += [
         (spec.role, "", "read_warning", f"{spec.path.name}: {_one_line(str(w.message))}", math.nan)
         for w in caught
@@ -91,10 +265,6 @@ def read_layer(spec: LayerSpec) -> gpd.GeoDataFrame:
         raise LayerReadError(
             f"{where}: has no geometry; a {spec.role} layer must be a map layer "
             "(GeoPackage, GeoJSON, Shapefile…), not a plain table"
-        )
-    if len(frame) == 0:
-        raise EmptyInputError(
-            f"{where}: the layer holds no features; fill it, or remove [{spec.key}]"
         )
     frame.attrs[NOTES] = notes
     return frame
@@ -116,10 +286,11 @@ def _read_parquet(path: Path, where: str) -> gpd.GeoDataFrame:
         ) from error
 
 
-def _read_gdal(spec: LayerSpec, where: str, notes: list[Note]) -> gpd.GeoDataFrame:
+def _layer_name(spec: LayerSpec, where: str, list_layers: Callable[[Path], Any]) -> str:
+    """Return the layer to read: ``spec.layer``, checked, or the file's first."""
     try:
-        layers = [str(name) for name in pyogrio.list_layers(spec.path)[:, 0]]
-    except (RuntimeError, OSError, ValueError) as error:
+        layers = [str(row[0]) for row in list_layers(spec.path)]
+    except (RuntimeError, OSError, ValueError) as error:  # fiona's errors are ValueErrors
         raise LayerReadError(
             f"{where}: cannot read it as a map layer (damaged, truncated or not a GIS file): "
             f"{_one_line(error)}"
@@ -131,43 +302,117 @@ def _read_gdal(spec: LayerSpec, where: str, notes: list[Note]) -> gpd.GeoDataFra
             f"{where}: no layer {spec.layer!r} in the file (layers: {', '.join(layers)}); "
             f"fix {spec.key}.layer"
         )
-    layer = spec.layer or layers[0]
-    suffix = spec.path.suffix.lower()
-    legacy_dbf = suffix in {".shp", ".dbf"} and not any(
-        spec.path.with_suffix(s).exists() for s in (".cpg", ".CPG")
+    return spec.layer or layers[0]
+
+
+def _legacy_dbf(path: Path) -> bool:
+    """Tell whether a shapefile lacks ``.cpg`` (GDAL then decodes by the DBF's language byte)."""
+    return path.suffix.lower() in {".shp", ".dbf"} and not any(
+        path.with_suffix(s).exists() for s in (".cpg", ".CPG")
     )
+
+
+def _not_utf8(spec: LayerSpec) -> Note:
+    return (spec.role, "", "text_not_utf8", "text is not valid UTF-8; read as bytes", 0.0)
+
+
+def _read_gdal(
+    spec: LayerSpec, where: str, notes: list[Note], options: dict[str, object]
+) -> gpd.GeoDataFrame:
+    layer = _layer_name(spec, where, pyogrio.list_layers)
+    suffix = spec.path.suffix.lower()
+
+    def read(*, use_arrow: bool, encoding: str | None = None) -> gpd.GeoDataFrame:
+        return gpd.read_file(
+            spec.path,
+            layer=layer,
+            engine="pyogrio",
+            use_arrow=use_arrow,
+            encoding=encoding,
+            **options,
+        )
+
     try:
         # Arrow is several times faster on large GeoPackages; other drivers go through the
         # plain reader (GDAL 3.12's FlatGeobuf Arrow stream crashes on null geometries).
         if suffix in ARROW_SUFFIXES:
             try:
-                frame = gpd.read_file(spec.path, layer=layer, engine="pyogrio", use_arrow=True)
+                frame = read(use_arrow=True)
                 _materialise_text(frame)
                 return frame
             except (ArrowException, UnicodeDecodeError):
-                notes.append(
-                    (spec.role, "", "text_not_utf8", "text is not valid UTF-8; read as bytes", 0.0)
-                )
-                return gpd.read_file(
-                    spec.path, layer=layer, engine="pyogrio", use_arrow=False, encoding="latin1"
-                )
-        # A DBF without .cpg: GDAL decodes by the DBF's language byte, else as Latin-1.
-        encoding_option = "latin1" if legacy_dbf else None
+                notes.append(_not_utf8(spec))
+                return read(use_arrow=False, encoding="latin1")
         try:
-            return gpd.read_file(
-                spec.path, layer=layer, engine="pyogrio", use_arrow=False, encoding=encoding_option
-            )
+            return read(use_arrow=False, encoding="latin1" if _legacy_dbf(spec.path) else None)
         except UnicodeDecodeError:
-            notes.append(
-                (spec.role, "", "text_not_utf8", "text is not valid UTF-8; read as bytes", 0.0)
-            )
-            return gpd.read_file(
-                spec.path, layer=layer, engine="pyogrio", use_arrow=False, encoding="latin1"
-            )
+            notes.append(_not_utf8(spec))
+            return read(use_arrow=False, encoding="latin1")
     except (RuntimeError, OSError, ValueError, ArrowException, UnicodeDecodeError) as error:
         raise LayerReadError(
             f"{where}: cannot read layer {layer!r} (damaged or truncated?): {_one_line(error)}"
         ) from error
+
+
+def _read_fiona(
+    spec: LayerSpec, where: str, notes: list[Note], options: dict[str, object]
+) -> gpd.GeoDataFrame:
+    """Read through fiona: the same GDAL drivers, one Python object per feature (slower)."""
+    import fiona
+
+    layer = _layer_name(spec, where, lambda path: [[name] for name in fiona.listlayers(path)])
+
+    def read(encoding: str | None) -> gpd.GeoDataFrame:
+        if not options:
+            return gpd.read_file(spec.path, layer=layer, engine="fiona", encoding=encoding)
+        return _fiona_window(spec.path, layer, encoding, options)
+
+    try:
+        try:
+            return read("latin1" if _legacy_dbf(spec.path) else None)
+        except UnicodeDecodeError:
+            notes.append(_not_utf8(spec))
+            return read("latin1")
+    except (RuntimeError, OSError, ValueError, KeyError, UnicodeDecodeError) as error:
+        raise LayerReadError(
+            f"{where}: cannot read layer {layer!r} (damaged or truncated?): {_one_line(error)}"
+        ) from error
+
+
+def _fiona_window(
+    path: Path, layer: str, encoding: str | None, options: dict[str, object]
+) -> gpd.GeoDataFrame:
+    """Read features by rectangle or id with fiona, indexed by feature id.
+
+    The frame is built as :func:`geopandas.read_file` builds it with fiona (an
+    EPSG code for the CRS when it is one exactly), so a window holds the same
+    rows as the whole layer.
+    """
+    import fiona
+
+    with fiona.open(path, layer=layer, encoding=encoding) as source:
+        crs: object = source.crs_wkt or None
+        epsg = source.crs.to_epsg(confidence_threshold=100) if source.crs else None
+        if epsg is not None:
+            crs = epsg
+        fids = options.get("fids")
+        bbox = options.get("bbox")
+        mask = options.get("mask")
+        if fids is not None:
+            records = [source[int(fid)] for fid in np.asarray(fids)]
+        elif bbox is not None:
+            records = list(source.filter(bbox=bbox))
+        elif mask is not None:
+            records = list(source.filter(mask=shapely.geometry.mapping(mask)))  # type: ignore[arg-type]
+        else:
+            records = list(source)
+        limit = options.get("max_features")
+        if isinstance(limit, int):
+            records = records[:limit]
+        columns = list(source.schema["properties"])
+    frame = gpd.GeoDataFrame.from_features(records, crs=crs, columns=[*columns, "geometry"])
+    frame.index = pd.Index([int(record.id) for record in records], dtype="int64", name="fid")
+    return frame
 
 
 def _materialise_text(frame: pd.DataFrame) -> None:

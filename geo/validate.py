@@ -22,7 +22,7 @@ import shapely
 from pyproj import CRS
 
 from geo import crs as vncrs
-from geo import encoding
+from geo import encoding, parallel
 from geo.errors import CrsError, GeometryError, NoCrsError, NumberFormatError, ValidationError
 from geo.names import nfc
 from geo.project import LayerSpec
@@ -136,7 +136,7 @@ def validate_layer(
             f"{where}: field {', '.join(map(repr, missing))} named in the project file is not "
             f"in the layer (fields: {', '.join(available)}){hint}"
         )
-    geometries = shapely.force_2d(raw.geometry.to_numpy())
+    geometries = _flat(raw.geometry.to_numpy())
     if raw.crs is None:
         raise NoCrsError(
             f"{where}: the layer has no CRS; save it with one (e.g. a .prj beside a shapefile)"
@@ -162,15 +162,33 @@ def validate_layer(
     layer, dropped = _drop_empty(layer, spec, where)
     findings += dropped
     _check_types(layer, spec, where)
-    _check_finite(layer, where)
+    polygons = GEOMETRY_KINDS[spec.role] == {"Polygon", "MultiPolygon"}
+    # GEOS finds a polygon with a non-finite coordinate invalid: only those are looked at
+    valid = _is_valid(layer.geometry.to_numpy()) if polygons else None
+    _check_finite(layer, where, None if valid is None else ~valid)
     if spec.role in STUDY_ROLES:
         _check_ids(layer, where)
     _check_extent(layer, spec, where, province)
-    layer = _reproject(layer, crs, where)
-    if GEOMETRY_KINDS[spec.role] == {"Polygon", "MultiPolygon"}:
-        layer, repairs = _repair_polygons(layer, spec, where)
+    moved = _reproject(layer, crs, where)
+    if polygons:
+        layer, repairs = _repair_polygons(moved, spec, where, valid if moved is layer else None)
         findings += repairs
+    else:
+        layer = moved
     return layer, findings
+
+
+def _is_valid(geometries: np.ndarray) -> np.ndarray:
+    """Return ``shapely.is_valid`` of each geometry, computed on :data:`parallel.THREADS`."""
+    return parallel.map_slices(shapely.is_valid, geometries)
+
+
+def _flat(geometries: np.ndarray) -> np.ndarray:
+    """Drop Z (and M) coordinates; geometries without them are kept as they are (no copy)."""
+    extra = shapely.has_z(geometries) | shapely.has_m(geometries)
+    if not extra.any():
+        return geometries
+    return shapely.force_2d(geometries)
 
 
 def _coordinate_hint(geometries: np.ndarray, crs: CRS) -> str:
@@ -195,17 +213,25 @@ def _coordinate_hint(geometries: np.ndarray, crs: CRS) -> str:
 
 
 def _clean_text(layer: gpd.GeoDataFrame, spec: LayerSpec) -> tuple[gpd.GeoDataFrame, list[Finding]]:
+    """Turn the text fields into Unicode NFC strings, converting legacy encodings.
+
+    Each field is cleaned on its distinct values (a land-use layer has a
+    million codes but a few dozen distinct ones) and mapped back: detection
+    weighs each distinct value by its count, so the encoding found and the
+    number of values converted are those of the whole column.
+    """
     findings = []
     for column in _TEXT_FIELDS:
         if column not in layer.columns:
             continue
-        text = layer[column].map(_as_text, na_action="ignore")
-        text = text.where(text.map(lambda v: isinstance(v, str) and v != "", na_action="ignore"))
-        values = [str(v) for v in text.dropna()]
-        found = encoding.detect(values) if values else None
+        codes, distinct = _factorize(layer[column].to_numpy())
+        text = [_as_text(v) for v in distinct]
+        kept = [i for i, v in enumerate(text) if v != ""]
+        counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
+        values, weights = [text[i] for i in kept], [int(counts[i]) for i in kept]
+        found = encoding.detect(values, weights) if values else None
         if found is not None and found.encoding != "unicode" and found.converted:
-            mask = text.notna()
-            text.loc[mask] = encoding.convert([str(v) for v in text.loc[mask]], found.encoding)
+            values = encoding.convert(values, found.encoding)
             findings.append(
                 Finding(
                     spec.role,
@@ -218,8 +244,11 @@ def _clean_text(layer: gpd.GeoDataFrame, spec: LayerSpec) -> tuple[gpd.GeoDataFr
                 )
             )
         if column == "code":
-            text = text.str.upper()
-        layer[column] = text.astype("string")
+            values = [v.upper() for v in values]
+        cleaned = pd.array([*values, pd.NA], dtype="string")  # the last one for missing values
+        position = np.full(len(distinct) + 1, len(values), dtype=np.intp)  # "" is missing too
+        position[kept] = np.arange(len(kept))
+        layer[column] = pd.Series(cleaned.take(position[codes]), index=layer.index)
     for column in ("population", "households", "official_area"):
         if column in layer.columns:
             layer[column] = parse_counts(layer[column], f"{spec.key} field {spec.fields[column]!r}")
@@ -275,6 +304,26 @@ def parse_counts(values: pd.Series, where: str) -> pd.Series:
     return pd.Series(parsed, index=values.index, dtype="float64")
 
 
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the code of each value (-1 where missing) and the distinct values.
+
+    Values that compare equal but print differently (``True`` and ``1``, in a
+    column of mixed types) are kept apart: such columns are factorized on
+    their text.
+    """
+    safe = values.dtype.kind in "biuf" or (
+        values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in _SAFE_KINDS
+    )
+    if not safe:
+        values = pd.Series(values).map(_as_text, na_action="ignore").to_numpy(dtype=object)
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    return codes, np.asarray(distinct, dtype=object)
+
+
+_SAFE_KINDS = {"string", "bytes", "integer", "floating", "mixed-integer-float", "boolean", "empty"}
+"""Inferred dtypes whose equal values also have equal text (:func:`_as_text`)."""
+
+
 def _as_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -316,9 +365,14 @@ def _check_types(layer: gpd.GeoDataFrame, spec: LayerSpec, where: str) -> None:
         )
 
 
-def _check_finite(layer: gpd.GeoDataFrame, where: str) -> None:
-    xy, index = shapely.get_coordinates(layer.geometry.to_numpy(), return_index=True)
-    bad = np.unique(index[~np.isfinite(xy).all(axis=1)])
+def _check_finite(layer: gpd.GeoDataFrame, where: str, suspects: np.ndarray | None) -> None:
+    """Refuse non-finite coordinates; only ``suspects`` (a mask) are looked at when given."""
+    geometries = layer.geometry.to_numpy()
+    positions = np.arange(len(geometries)) if suspects is None else np.flatnonzero(suspects)
+    if np.isfinite(shapely.get_coordinates(geometries[positions])).all():
+        return
+    xy, index = shapely.get_coordinates(geometries[positions], return_index=True)
+    bad = positions[np.unique(index[~np.isfinite(xy).all(axis=1)])]
     if bad.size:
         raise GeometryError(
             f"{where}: feature {', '.join(_labels(layer, bad[:5]))} has coordinates that are "
@@ -422,6 +476,8 @@ def _extent_hint(  # noqa: PLR0917 - private helper of _check_extent
 
 
 def _reproject(layer: gpd.GeoDataFrame, crs: CRS, where: str) -> gpd.GeoDataFrame:
+    if layer.crs.is_exact_same(crs):  # as to_crs does; the coordinates were checked finite
+        return layer
     with np.errstate(all="ignore"):
         moved = layer.to_crs(crs)
     xy, index = shapely.get_coordinates(moved.geometry.to_numpy(), return_index=True)
@@ -435,17 +491,20 @@ def _reproject(layer: gpd.GeoDataFrame, crs: CRS, where: str) -> gpd.GeoDataFram
 
 
 def _repair_polygons(
-    layer: gpd.GeoDataFrame, spec: LayerSpec, where: str
+    layer: gpd.GeoDataFrame, spec: LayerSpec, where: str, valid: np.ndarray | None = None
 ) -> tuple[gpd.GeoDataFrame, list[Finding]]:
+    """Repair the invalid polygons (``valid``: their validity, when already known)."""
     geometries = layer.geometry.to_numpy()
-    invalid = np.flatnonzero(~shapely.is_valid(geometries))
+    invalid = np.flatnonzero(~(_is_valid(geometries) if valid is None else valid))
     if invalid.size == 0:
         return layer, []
     before = shapely.area(geometries[invalid])
     reasons = shapely.is_valid_reason(geometries[invalid])
     repaired = shapely.make_valid(geometries[invalid], method="structure", keep_collapsed=False)
-    repaired = np.array([_polygonal_part(geometry) for geometry in repaired], dtype=object)
+    mixed = ~np.isin(shapely.get_type_id(repaired), [_POLYGON_TYPE_ID, _MULTIPOLYGON_TYPE_ID])
+    repaired[mixed] = [_polygonal_part(geometry) for geometry in repaired[mixed]]
     after = shapely.area(repaired)
+    empty = shapely.is_empty(repaired)
     findings = []
     labels = _labels(layer, invalid)
     collapsed = []
@@ -453,7 +512,7 @@ def _repair_polygons(
         zip(invalid, labels, before, after, reasons, strict=True)
     ):
         change = new - old
-        if shapely.is_empty(repaired[k]):
+        if empty[k]:
             if spec.role in STUDY_ROLES:
                 raise GeometryError(
                     f"{where}: feature {label} is invalid ({reason}) and nothing of it is left "

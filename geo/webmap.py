@@ -9,10 +9,29 @@ property per feature (never a per-feature style function).
 Display geometry is not analysis geometry: polygons are simplified as a
 coverage (``shapely.coverage_simplify``, in metres, so neighbours keep their
 shared edges), coordinates are rounded to 6 decimals and only the properties
-the popups need are kept. Many parcels are aggregated per hamlet and land-use
-class, and a map that would hold more than :data:`MAX_FEATURES` features gets
-aggregated layers and a note instead. Every figure shown was computed on the
-full geometry before any of this.
+the popups need are kept. Every figure shown was computed on the full
+geometry before any of this.
+
+Large maps (a city, a province: up to a million parcels, thousands of
+hamlets) stay a file a browser opens in a few seconds. The land use follows
+this rule, stated under the map's title when it applies:
+
+1. up to :data:`PARCEL_DETAIL_LIMIT` parcels (a commune), each parcel is drawn;
+2. beyond, the parcels are merged per hamlet and land-use class, while that
+   gives at most :data:`LANDUSE_SHAPE_LIMIT` shapes from at most
+   :data:`LANDUSE_VERTEX_LIMIT` parcel vertices (about 5 MB);
+3. beyond that (from about 40,000 parcels of 7 vertices: several communes,
+   a city, a province), no land-use shapes are drawn: on a province-wide map
+   a planner reads the land use per hamlet, so the land-use theme colours each hamlet (each commune
+   without hamlets) by its largest class, in the conventional colours, and
+   its popup charts the area and share of every class. The shares are the
+   hamlets' own ``landuse_<CODE>_km2`` indicators (the same exact split as
+   the tables), so the map costs no geometry work on the parcels.
+
+Beyond :data:`ROAD_DETAIL_LIMIT` road lines, or :data:`MAX_FEATURES` features
+in all, roads are gathered per surface and name (then points counted per
+hamlet), with a note. At the 1,000,000-parcel benchmark (issue 8) the map is
+about 8 MB and renders in about 2 s.
 
 Every attribute value is displayed as text, never parsed as HTML.
 """
@@ -22,13 +41,16 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
+import uuid
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from html import escape
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 import folium
 import geopandas as gpd
@@ -46,6 +68,7 @@ from geo.labels import (
     INFRASTRUCTURE_LABELS,
     LEVEL_LABELS,
     NO_DATA_LABEL,
+    PROGRESS_STATUS_LABELS,
     STATUS_LABELS,
     SURFACE_LABELS,
     Label,
@@ -56,12 +79,23 @@ from geo.resources import landuse_codes
 
 if TYPE_CHECKING:
     from geo.pipeline import RunResult
+    from geo.progress import Progress
 
 __all__ = [
     "DENSITY_BREAKS",
+    "FINDING_COLORS",
+    "KIND_STYLES",
     "LANDUSE_COLORS",
+    "LANDUSE_SHAPE_LIMIT",
+    "LANDUSE_UNKNOWN_COLOR",
+    "LANDUSE_VERTEX_LIMIT",
     "MAX_FEATURES",
+    "MAX_LISTED_FINDINGS",
+    "NO_DATA_COLOR",
     "PARCEL_DETAIL_LIMIT",
+    "ROAD_DETAIL_LIMIT",
+    "STATUS_COLORS",
+    "SURFACE_STYLES",
     "format_number_vi",
     "natural_breaks",
     "render_map",
@@ -81,6 +115,18 @@ MAX_FEATURES: Final = 50_000
 PARCEL_DETAIL_LIMIT: Final = 10_000
 """Most land-use parcels drawn one by one; more are aggregated per hamlet and class."""
 
+LANDUSE_VERTEX_LIMIT: Final = 300_000
+"""Most parcel vertices merged and drawn (about 5 MB of map); beyond, hamlets show their shares."""
+
+LANDUSE_SHAPE_LIMIT: Final = 10_000
+"""Most merged land-use shapes (hamlet × class) drawn; beyond, hamlets show their shares."""
+
+ROAD_DETAIL_LIMIT: Final = 5_000
+"""Most road lines drawn one by one; more are gathered per surface and name."""
+
+MAX_LISTED_FINDINGS: Final = 200
+"""Most data findings about no mapped feature listed in the title block (all in findings.csv)."""
+
 CLUSTER_MIN_POINTS: Final = 200
 """Infrastructure points are clustered when there are at least this many."""
 
@@ -91,13 +137,15 @@ DENSITY_BREAKS: Final[tuple[float, ...]] = (500.0, 1000.0, 2000.0, 5000.0)
 """Class limits of population density, people/km² (fixed, comparable across maps)."""
 
 _DENSITY_COLORS: Final = ("#f1eef6", "#bdc9e1", "#74a9cf", "#2b8cbe", "#045a8d")
-_NO_DATA_COLOR: Final = "#e4e4e4"
-_STATUS_COLORS: Final = {
+NO_DATA_COLOR: Final = "#e4e4e4"
+"""Fill of a feature with no value for the theme shown (density, a criterion it lacks)."""
+STATUS_COLORS: Final[dict[str, str]] = {
     "pass": "#1a9641",
     "fail": "#d7191c",
     "not_assessed": "#9a9a9a",
-    "none": _NO_DATA_COLOR,
+    "none": NO_DATA_COLOR,
 }
+"""Criterion status or verdict → fill colour (``none``: the feature has no such row)."""
 # Sequential reds (ColorBrewer "Reds", 1 to 5 classes) for the gap of failed criteria.
 _GAP_COLORS: Final[dict[int, tuple[str, ...]]] = {
     1: ("#de2d26",),
@@ -178,10 +226,10 @@ LANDUSE_COLORS: Final[dict[str, str]] = {
     "NCS": "#E6E6C8",
 }
 """Land-use code → fill colour (conventional Vietnamese land-use map colours, approximate)."""
-_LANDUSE_UNKNOWN_COLOR: Final = "#bdbdbd"
+LANDUSE_UNKNOWN_COLOR: Final = "#bdbdbd"
+"""Fill of a land-use code that is not in :data:`LANDUSE_COLORS`."""
 
-# Infrastructure icons: colour and a white glyph drawn in a 16×16 box (SVG path data).
-_KIND_STYLES: Final[dict[str, tuple[str, str]]] = {
+KIND_STYLES: Final[dict[str, tuple[str, str]]] = {
     "school": (
         "#1f77b4",
         (
@@ -214,14 +262,16 @@ _KIND_STYLES: Final[dict[str, tuple[str, str]]] = {
     ),
     "other": ("#7f7f7f", "M8 5.2A2.8 2.8 0 1 0 8.01 5.2Z"),
 }
-_SURFACE_STYLES: Final = {  # colour, weight, dash
+"""Infrastructure kind → (icon colour, white glyph as SVG path data in a 16×16 box)."""
+SURFACE_STYLES: Final[dict[str, tuple[str, float, str | None]]] = {
     "asphalt": ("#3c3c3c", 3.0, None),
     "concrete": ("#7a7a7a", 2.5, None),
     "gravel": ("#b5884f", 2.0, None),
     "earth": ("#a1694a", 1.8, "5 3"),
     "unknown": ("#a8a8a8", 1.5, "2 3"),
 }
-_FINDING_COLORS: Final = {
+"""Road surface → (line colour, weight in pixels, SVG dash pattern or None for solid)."""
+FINDING_COLORS: Final[dict[str, str]] = {
     "gap": "#ff7f00",
     "overlap": "#984ea3",
     "landuse_uncovered": "#1f78b4",
@@ -229,6 +279,8 @@ _FINDING_COLORS: Final = {
     "hamlet_sum_mismatch": "#e7298a",
     "other": "#b2182b",
 }
+"""Data-finding kind → outline and fill colour (``other`` for any kind not listed)."""
+
 _OPERATORS: Final = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "=", "=": "=", "is_true": ""}
 _SHORTFALL_OPERATORS: Final = frozenset({">=", ">"})
 _NOT_INDICATORS: Final = frozenset(
@@ -297,6 +349,28 @@ _UI: Final[dict[str, Label]] = {
     "noMatch": Label("Không tìm thấy", "No match"),
     "print": Label("In bản đồ", "Print the map"),
     "summary": Label("Kết luận", "Verdicts"),
+    "landuseShares": Label("Cơ cấu sử dụng đất", "Land-use shares"),
+    "landuseLargest": Label(
+        "Mỗi nơi tô theo loại đất chiếm diện tích lớn nhất; diện tích và tỷ lệ từng loại đất "
+        "trong cửa sổ thông tin",
+        "Each coloured by its largest land-use class; the area and share of every class in "
+        "its popup",
+    ),
+    "progress": Label("Tiến độ", "Progress"),
+    "roadmap": Label("Tiến độ lộ trình", "Roadmap progress"),
+    "asOf": Label("đánh giá ngày", "as of"),
+    "latest": Label("Giá trị mới nhất", "Latest value"),
+    "target": Label("Mục tiêu", "Target"),
+    "deadline": Label("Hạn", "Deadline"),
+    "owner": Label("Phụ trách", "Owner"),
+    "progressHow": Label(
+        "Xã / phường: viền màu; thôn: tô màu; mỗi nơi theo chỉ tiêu cấp bách nhất",
+        "Commune: coloured outline; hamlet: fill; each by its most urgent roadmap line",
+    ),
+    "progressShow": Label("Xem trên bản đồ", "Show on the map"),
+    "progressMissing": Label(
+        "dòng lộ trình về nơi không có trên bản đồ", "roadmap lines about places not on the map"
+    ),
 }
 
 
@@ -415,6 +489,12 @@ def natural_breaks(values: Sequence[float] | np.ndarray, k: int) -> list[float]:
 # --------------------------------------------------------------------------- geometry
 
 
+_MIN_SIMPLIFY_GAIN: Final = 0.10
+"""Polygons are simplified only if that removes at least this share of their vertices."""
+_GAIN_SAMPLE: Final = 500
+"""About how many polygons the gain of simplifying is estimated on."""
+
+
 def _display_tolerance(units: gpd.GeoDataFrame) -> float:
     """Return the simplification tolerance in metres: 1/5000 of the map's diagonal, 0.5–40 m."""
     west, south, east, north = units.total_bounds
@@ -422,13 +502,20 @@ def _display_tolerance(units: gpd.GeoDataFrame) -> float:
     return float(min(40.0, max(0.5, diagonal / 5000.0))) if math.isfinite(diagonal) else 0.5
 
 
-def _simplify(geometries: np.ndarray, tolerance: float) -> np.ndarray:
+def _simplify(geometries: np.ndarray, tolerance: float, *, as_coverage: bool = True) -> np.ndarray:
     """Simplify for display, in the layer's metres.
 
     Polygons that form a valid coverage are simplified together
     (``coverage_simplify``), so neighbours keep their shared edges; otherwise
     (overlaps, points, lines) each geometry is simplified on its own with its
-    topology preserved.
+    topology preserved. ``as_coverage=False`` skips the coverage test (costly
+    on many vertices) for layers known not to be a valid coverage.
+
+    Polygons that simplifying one by one would not thin by at least
+    :data:`_MIN_SIMPLIFY_GAIN` (small parcels of a few vertices: 7 % at
+    10,000 synthetic parcels) are drawn as they are: the coverage
+    simplification, bound to keep the shared edges, would remove even fewer
+    vertices, at the cost of the coverage test.
     """
     present = ~shapely.is_missing(geometries) & ~shapely.is_empty(geometries)
     out = geometries.copy()
@@ -436,21 +523,33 @@ def _simplify(geometries: np.ndarray, tolerance: float) -> np.ndarray:
         return out
     shown = geometries[present]
     polygonal = np.isin(shapely.get_type_id(shown), [3, 6])
-    if polygonal.all() and shown.size > 1 and shapely.coverage_is_valid(shown):
-        simplified = shapely.coverage_simplify(shown, tolerance)
-    else:
-        simplified = shapely.simplify(shown, tolerance, preserve_topology=True)
-    out[present] = simplified
+    if as_coverage and polygonal.all() and shown.size > 1:
+        # the gain, estimated on at most _GAIN_SAMPLE evenly spaced polygons
+        sample = shown[:: max(1, shown.size // _GAIN_SAMPLE)]
+        before = int(shapely.get_num_coordinates(sample).sum())
+        thinned = shapely.simplify(sample, tolerance, preserve_topology=True)
+        if int(shapely.get_num_coordinates(thinned).sum()) > (1 - _MIN_SIMPLIFY_GAIN) * before:
+            return out
+        if shapely.coverage_is_valid(shown):
+            out[present] = shapely.coverage_simplify(shown, tolerance)
+            return out
+    out[present] = shapely.simplify(shown, tolerance, preserve_topology=True)
     return out
 
 
-def _display_geometries(frame: gpd.GeoDataFrame, tolerance: float = 0.0) -> list[Any]:
-    """Return GeoJSON geometries in EPSG:4326, simplified, rounded to ``COORD_DECIMALS``."""
-    geoms = _simplify(frame.geometry.to_numpy(), tolerance)
+def _display_geometries(
+    frame: gpd.GeoDataFrame, tolerance: float = 0.0, *, as_coverage: bool = True
+) -> list[str | None]:
+    """Return GeoJSON geometry texts in EPSG:4326, simplified, rounded to ``COORD_DECIMALS``.
+
+    The texts are GEOS's (shortest round-trip numbers, as ``json.dumps`` writes
+    them) and are spliced into the page's data as they are (:func:`_collection`).
+    """
+    geoms = _simplify(frame.geometry.to_numpy(), tolerance, as_coverage=as_coverage)
     projected = gpd.GeoSeries(geoms, crs=frame.crs).to_crs(4326).to_numpy()
     rounded = shapely.transform(projected, lambda xy: np.round(xy, COORD_DECIMALS))
-    texts = shapely.to_geojson(rounded)
-    return [None if text is None else json.loads(text) for text in texts]
+    texts: list[str | None] = shapely.to_geojson(rounded).tolist()
+    return texts
 
 
 def _label_points(frame: gpd.GeoDataFrame) -> list[list[float] | None]:
@@ -464,14 +563,33 @@ def _label_points(frame: gpd.GeoDataFrame) -> list[list[float] | None]:
     ]
 
 
-def _collection(geometries: list[Any], properties: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return a GeoJSON FeatureCollection (features without geometry are left out)."""
+class _RawJSON:
+    """JSON text spliced verbatim into the page's data by :func:`_script_safe_json`."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_JSON: Final = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+
+
+def _collection(geometries: Sequence[str | None], properties: list[dict[str, Any]]) -> _RawJSON:
+    """Return a GeoJSON FeatureCollection as JSON text (features without geometry left out).
+
+    ``geometries`` are GeoJSON texts (:func:`_display_geometries`): they are
+    joined as text, never parsed and dumped again.
+    """
+    encode = _JSON.encode
     features = [
-        {"type": "Feature", "geometry": geom, "properties": props}
+        f'{{"geometry":{geom},"properties":{encode(props)},"type":"Feature"}}'
         for geom, props in zip(geometries, properties, strict=True)
         if geom is not None
     ]
-    return {"type": "FeatureCollection", "features": features}
+    return _RawJSON('{"features":[' + ",".join(features) + '],"type":"FeatureCollection"}')
 
 
 def _bounds(units: gpd.GeoDataFrame) -> list[list[float]]:
@@ -486,20 +604,35 @@ def _bounds(units: gpd.GeoDataFrame) -> list[list[float]]:
     ]
 
 
-def _without_slivers(geometry: Any, min_area: float) -> Any:
-    """Drop the parts and holes smaller than ``min_area`` (m²) of a merged polygon.
+def _without_slivers(geometries: np.ndarray, min_area: float) -> np.ndarray:
+    """Drop the parts and holes smaller than ``min_area`` (m²) of merged polygons.
 
     Parcels that almost share an edge (vertices on a neighbour's edge, shifted
     by reprojection) leave hair-thin holes when merged; they carry no area
-    worth drawing and many vertices.
+    worth drawing and many vertices. Vectorised: one polygon stays a Polygon,
+    several parts a MultiPolygon, nothing left an empty MultiPolygon.
     """
-    polygons = []
-    for part in shapely.get_parts(geometry):
-        if shapely.get_type_id(part) != 3 or part.area < min_area:
-            continue
-        holes = [ring for ring in part.interiors if shapely.Polygon(ring).area >= min_area]
-        polygons.append(shapely.Polygon(part.exterior, holes))
-    return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
+    out = np.array([shapely.MultiPolygon()] * len(geometries), dtype=object)
+    parts, owner = cast(
+        tuple[np.ndarray, np.ndarray], shapely.get_parts(geometries, return_index=True)
+    )
+    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) >= min_area)
+    parts, owner = parts[keep], owner[keep]
+    if not parts.size:
+        return out
+    rings, ring_part = cast(
+        tuple[np.ndarray, np.ndarray], shapely.get_rings(parts, return_index=True)
+    )
+    shell = np.ones(rings.size, dtype=bool)
+    shell[1:] = ring_part[1:] != ring_part[:-1]  # each part's first ring is its exterior
+    kept = shell | (shapely.area(shapely.polygons(rings)) >= min_area)
+    polygons = np.asarray(shapely.polygons(rings[kept], indices=ring_part[kept]), dtype=object)
+    counts = np.bincount(owner, minlength=len(geometries))
+    single = counts[owner] == 1
+    out[owner[single]] = polygons[single]
+    if (~single).any():
+        shapely.multipolygons(polygons[~single], indices=owner[~single], out=out)
+    return out
 
 
 def _pieces_by_zone(
@@ -542,11 +675,27 @@ def _indicator_values(frame: pd.DataFrame, columns: list[str]) -> list[list[str 
     """Return each row's formatted indicator values (None when missing)."""
     if not columns:
         return [[] for _ in range(len(frame))]
-    formatted = [
-        [_number_or_none(v, _column_decimals(column)) for v in frame[column].tolist()]
-        for column in columns
-    ]
+    formatted = [_format_column(frame[column], _column_decimals(column)) for column in columns]
     return [list(values) for values in zip(*formatted, strict=True)]
+
+
+_VI_SEPARATORS: Final = str.maketrans(",.", ".,")
+
+
+def _format_column(values: Any, decimals: int) -> list[str | None]:
+    """Format numbers as :func:`format_number_vi` does (None for missing), a column at a time."""
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy("float64", na_value=np.nan)
+    spec = f",.{decimals}f"
+    out: list[str | None] = []
+    for number, finite in zip(numbers.tolist(), np.isfinite(numbers).tolist(), strict=True):
+        if not finite:
+            out.append(None)
+            continue
+        text = format(number, spec)
+        if text[0] == "-" and not text.strip("-0.,"):
+            text = text[1:]  # no "-0,00"
+        out.append(text.translate(_VI_SEPARATORS))
+    return out
 
 
 def _column_or_none(frame: pd.DataFrame, column: str) -> list[Any]:
@@ -571,7 +720,11 @@ def _criteria_of_level(criteria: pd.DataFrame, level: str) -> list[dict[Any, Any
     if missing:
         msg = f"criteria: missing columns {sorted(missing)}."
         raise ValueError(msg)
-    return criteria[criteria["level"] == level].to_dict("records")
+    rows = criteria.loc[(criteria["level"] == level).fillna(False).to_numpy(dtype=bool)]
+    # column by column (``to_dict("records")`` boxes every cell: seconds at a million rows)
+    columns = [str(column) for column in rows.columns]
+    values = [rows[column].tolist() for column in rows.columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _gap_classes(gaps: list[float]) -> list[tuple[float, float]]:
@@ -642,16 +795,16 @@ def _families(
 
 
 def _level_criteria(
-    criteria: pd.DataFrame, level: str, families: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """Return a level's criteria (definitions, gap classes) and each feature's rows.
+    records: list[dict[Any, Any]], families: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[str]]:
+    """Return a level's criteria (definitions, gap classes), each feature's rows and the notes.
 
     A definition holds what every feature shares (names, family, unit of
     measure, operator, source, confidence, gap classes); a feature's row holds
     its value, threshold, status, gap, gap class (``c``, -1 unless it failed
-    with a numeric gap) and note.
+    with a numeric gap) and, when it has one, its note as an index ``n`` into
+    the notes (many features share the same long note).
     """
-    records = _criteria_of_level(criteria, level)
     family_index = {f["key"]: i for i, f in enumerate(families)}
     definitions: dict[str, dict[str, Any]] = {}
     gaps: dict[str, list[float]] = {}
@@ -690,6 +843,7 @@ def _level_criteria(
             }
             limits[code] = [high for _, high in classes]
     order = {code: i for i, code in enumerate(definitions)}
+    notes: dict[str, int] = {}
     by_id: dict[str, list[dict[str, Any]]] = {}
     for row in records:
         code = _text(row["criterion"])
@@ -704,13 +858,15 @@ def _level_criteria(
             "s": status,
             "g": _number_or_none(gap) if status == "fail" else None,
             "c": bisect_left(limits[code], gap) if failed_by else -1,
-            "n": _text(row.get("note")),
         }
+        note = _text(row.get("note"))
+        if note:
+            entry["n"] = notes.setdefault(note, len(notes))
         source = _text(row.get("source"))
         if source != definition["src"]:
             entry["src"] = source
         by_id.setdefault(_text(row["id"]), []).append(entry)
-    return list(definitions.values()), by_id
+    return list(definitions.values()), by_id, list(notes)
 
 
 def _check_layer(frame: gpd.GeoDataFrame | None, columns: Sequence[str], what: str) -> None:
@@ -743,12 +899,17 @@ def _area_spec(
     *,
     tolerance: float,
     set_names: Mapping[str, Label],
+    hidden: Callable[[str], bool] = lambda column: False,
 ) -> dict[str, Any]:
-    """Return a polygon layer (units or hamlets): columns, families, criteria, GeoJSON."""
-    columns = _indicator_columns(frame)
+    """Return a polygon layer (units or hamlets): columns, families, criteria, GeoJSON.
+
+    Indicator columns for which ``hidden`` is true are left out of the popups.
+    """
+    columns = [column for column in _indicator_columns(frame) if not hidden(column)]
     values = _indicator_values(frame, columns)
-    families = _families(frame, _criteria_of_level(criteria, level), set_names)
-    definitions, rows_by_id = _level_criteria(criteria, level, families)
+    records = _criteria_of_level(criteria, level)
+    families = _families(frame, records, set_names)
+    definitions, rows_by_id, notes = _level_criteria(records, families)
     densities = _column_or_none(frame, "density_per_km2")
     verdicts = _verdict_rows(frame, families, level)
     properties = []
@@ -778,6 +939,7 @@ def _area_spec(
         "columns": [list(column_label(column)) for column in columns],
         "families": families,
         "criteria": definitions,
+        "notes": notes,
         "density": has_density,
         "geojson": _collection(_display_geometries(frame, tolerance), properties),
     }
@@ -827,84 +989,264 @@ def _density_legend() -> dict[str, Any]:
     return {
         "colors": list(_DENSITY_COLORS),
         "labels": labels,
-        "noDataColor": _NO_DATA_COLOR,
+        "noDataColor": NO_DATA_COLOR,
         "unit": COLUMN_LABELS["density_per_km2"].unit,
     }
 
 
-def _landuse_spec(
-    landuse: gpd.GeoDataFrame,
-    zones: gpd.GeoDataFrame | None,
-    *,
-    aggregate: bool,
-    tolerance: float,
-) -> dict[str, Any]:
-    """Return the land-use layer: classes present (code, names, colour), GeoJSON.
+@dataclass
+class _Landuse:
+    """The land-use parcels prepared once, for the plan and for the layer.
 
-    Parcels are drawn one by one, or, with ``aggregate``, merged per zone
-    (hamlet, else commune) and land-use class after an exact cut at the zone
-    boundaries, so each merged shape's area is the zone's area of that class.
+    ``geometries`` and ``codes`` are those of the parcels that have a
+    geometry (``"?"`` for a missing code); ``classes`` the codes present, in
+    legend order (conventional codes first), with their names, colour and
+    total area.
     """
+
+    crs: Any
+    geometries: np.ndarray
+    codes: np.ndarray
+    classes: list[dict[str, Any]]
+    index: dict[str, int]
+    zones: gpd.GeoDataFrame | None
+    _pieces: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _areas: pd.DataFrame | None = None
+
+    def pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the parcels cut exactly at the zone boundaries (:func:`_pieces_by_zone`)."""
+        if self._pieces is None:
+            zones = self.zones
+            if zones is not None and len(zones):
+                self._pieces = _pieces_by_zone(self.geometries, zones.geometry.to_numpy())
+            else:
+                parcel = np.arange(self.geometries.size)
+                self._pieces = (parcel, np.full(parcel.size, -1), self.geometries)
+        return self._pieces
+
+    def zone_areas(self) -> pd.DataFrame:
+        """Area (m²) of each land-use class in each zone: columns ``zone``, ``code``, ``m2``.
+
+        Read from the zones' ``landuse_<CODE>_km2`` columns when they have one
+        for every code present (as :func:`geo.run` computes them, by the same
+        exact split), else computed from :meth:`pieces`. Only positive areas.
+        """
+        if self._areas is not None:
+            return self._areas
+        zones = self.zones
+        columns = self._area_columns()
+        if zones is not None and columns is not None:
+            km2 = np.column_stack(
+                [
+                    pd.to_numeric(zones[c], errors="coerce").to_numpy("float64", na_value=np.nan)
+                    for c in columns.values()
+                ]
+            )
+            zone_i, code_i = np.nonzero(np.nan_to_num(km2) > 0)
+            areas = pd.DataFrame(
+                {
+                    "zone": zone_i,
+                    "code": np.array(list(columns), dtype=object)[code_i],
+                    "m2": km2[zone_i, code_i] * 1e6,
+                }
+            )
+        else:
+            parcel, zone, pieces = self.pieces()
+            inside = zone >= 0
+            pieces_table = pd.DataFrame(
+                {
+                    "zone": zone[inside],
+                    "code": self.codes[parcel[inside]],
+                    "m2": shapely.area(pieces[inside]),
+                }
+            )
+            areas = pieces_table.groupby(["zone", "code"], sort=False)["m2"].sum().reset_index()
+        self._areas = areas.loc[areas["m2"] > 0].reset_index(drop=True)
+        return self._areas
+
+    def shape_count(self) -> int:
+        """Return how many shapes merging per zone and class would draw."""
+        return len(self.zone_areas())
+
+    def vertex_count(self) -> int:
+        """Return the parcels' vertices (merging and simplifying keep most of them)."""
+        return int(shapely.get_num_coordinates(self.geometries).sum())
+
+    def merged_shapes(self, room: int) -> int | None:
+        """Return how many shapes merging draws, or None beyond the limits of the merged mode.
+
+        The limits: :data:`LANDUSE_SHAPE_LIMIT` shapes, ``room`` features and
+        :data:`LANDUSE_VERTEX_LIMIT` parcel vertices. The cheaper test runs
+        first: the shape count when the zones carry their class areas, else
+        the vertex count (the shape count then needs the exact split).
+        """
+        columns = self._area_columns()
+        if columns is None and self.vertex_count() > LANDUSE_VERTEX_LIMIT:
+            return None
+        shapes = self.shape_count()
+        if shapes > min(LANDUSE_SHAPE_LIMIT, room):
+            return None
+        if columns is not None and self.vertex_count() > LANDUSE_VERTEX_LIMIT:
+            return None
+        return shapes
+
+    def _area_columns(self) -> dict[str, str] | None:
+        """Return the zones' ``landuse_<CODE>_km2`` column of each code, if they have all."""
+        zones = self.zones
+        columns = {code: f"landuse_{code}_km2" for code in self.index}
+        if zones is not None and columns and all(c in zones.columns for c in columns.values()):
+            return columns
+        return None
+
+
+def _prepare_landuse(landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) -> _Landuse:
+    """Return the parcels with a geometry, their codes and the classes present (with totals)."""
     table = landuse_codes()
     geoms = landuse.geometry.to_numpy()
-    codes = np.array([_text(c) or "?" for c in landuse["code"]], dtype=object)
-    present = sorted(set(codes), key=lambda c: (c not in LANDUSE_COLORS, c))
+    valid = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    factor, uniques = pd.factorize(landuse["code"], use_na_sentinel=True)
+    names = np.array([_text(c) or "?" for c in [*uniques.tolist(), None]], dtype=object)
+    codes = names[factor]  # the sentinel -1 picks the last name: "?"
+    # area per code: summed per distinct value, then per name ("" and None are both "?")
+    area = np.bincount(factor[valid] + 1, weights=shapely.area(geoms[valid]), minlength=names.size)
+    totals: dict[str, float] = {}
+    for name, m2 in zip([names[-1], *names[:-1]], area.tolist(), strict=True):
+        totals[name] = totals.get(name, 0.0) + m2
+    present = sorted(
+        set(names[np.unique(factor)].tolist()), key=lambda c: (c not in LANDUSE_COLORS, c)
+    )
     classes = []
     for code in present:
         entry = table.get(code)
+        hectares = totals.get(code, 0.0) / 1e4
         classes.append(
             {
                 "code": code,
                 "vi": entry.vi if entry else code,
                 "en": entry.en if entry else "",
-                "color": LANDUSE_COLORS.get(code, _LANDUSE_UNKNOWN_COLOR),
+                "color": LANDUSE_COLORS.get(code, LANDUSE_UNKNOWN_COLOR),
+                "ha": format_number_vi(hectares, 1),
             }
         )
-    index = {code: i for i, code in enumerate(present)}
-    valid = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    totals = pd.Series(shapely.area(geoms[valid])).groupby(codes[valid]).sum()
-    for landuse_class in classes:
-        hectares = float(totals.get(landuse_class["code"], 0.0)) / 1e4
-        landuse_class["ha"] = format_number_vi(hectares, 1)
-    if not aggregate:
-        frame = gpd.GeoDataFrame(geometry=geoms[valid], crs=landuse.crs)
-        areas = shapely.area(geoms[valid])
+    return _Landuse(
+        crs=landuse.crs,
+        geometries=geoms[valid],
+        codes=codes[valid],
+        classes=classes,
+        index={code: i for i, code in enumerate(present)},
+        zones=zones,
+    )
+
+
+def _merge_groups(pieces: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    """Union each group of pieces: as a coverage when GEOS can, else the general union.
+
+    ``coverage_union_all`` only removes the shared edges; it is accepted when
+    GEOS does not refuse, the result is valid and its area is the sum of the
+    parts' (they do not overlap). Otherwise (parcels overlapping by float
+    noise along commune edges) ``union_all`` merges the group.
+    """
+    merged = np.empty(len(groups), dtype=object)
+    for i, positions in enumerate(groups):
+        try:
+            merged[i] = shapely.coverage_union_all(pieces[positions])
+        except shapely.errors.GEOSException:
+            merged[i] = None
+    if not len(groups):
+        return merged
+    sums = np.array([float(shapely.area(pieces[p]).sum()) for p in groups])
+    present = ~shapely.is_missing(merged)
+    ok = present.copy()
+    ok[present] = shapely.is_valid(merged[present]) & np.isclose(
+        shapely.area(merged[present]), sums[present], rtol=1e-9, atol=1e-6
+    )
+    for i in np.flatnonzero(~ok).tolist():
+        merged[i] = shapely.union_all(pieces[groups[i]])
+    return merged
+
+
+def _landuse_spec(prepared: _Landuse, mode: str, *, tolerance: float) -> dict[str, Any]:
+    """Return the land-use layer: classes present (code, names, colour, hectares), GeoJSON.
+
+    ``mode`` (:func:`_plan`) is ``"parcels"``: each parcel drawn;
+    ``"merged"``: the parcels merged per zone (hamlet, else commune) and class
+    after an exact cut at the zone boundaries, so each merged shape's area is
+    the zone's area of that class; or ``"shares"``: no shapes, the zones
+    carry their land-use shares instead (:func:`_landuse_shares`) and are
+    coloured by their largest class.
+    """
+    index = prepared.index
+    spec: dict[str, Any] = {
+        "classes": prepared.classes,
+        "mode": mode,
+        "aggregated": mode != "parcels",
+        "parcels": int(prepared.geometries.size),
+        "geojson": None,
+    }
+    if mode == "shares":
+        return spec
+    if mode == "parcels":
+        geoms = prepared.geometries
+        frame = gpd.GeoDataFrame(geometry=geoms, crs=prepared.crs)
         properties = [
             {"c": index[code], "a": format_number_vi(area)}
-            for code, area in zip(codes[valid], areas, strict=True)
+            for code, area in zip(prepared.codes.tolist(), shapely.area(geoms), strict=True)
         ]
-    else:
-        zone_geoms = zones.geometry.to_numpy() if zones is not None else np.array([], dtype=object)
-        zone_names = [] if zones is None else [_text(n) for n in zones["name"]]
-        if zone_geoms.size:
-            parcel, zone, pieces = _pieces_by_zone(geoms[valid], zone_geoms)
-        else:
-            parcel = np.arange(int(valid.sum()))
-            zone, pieces = np.full(parcel.size, -1), geoms[valid]
-        members: dict[tuple[int, str], list[int]] = {}
-        pairs = zip(zone.tolist(), codes[valid][parcel].tolist(), strict=True)
-        for position, key in enumerate(pairs):
-            members.setdefault(key, []).append(position)
-        merged, properties = [], []
-        min_area = max(1.0, tolerance * tolerance)
-        for zone_i, code in sorted(members):
-            positions = members[(zone_i, code)]
-            merged.append(_without_slivers(shapely.union_all(pieces[positions]), min_area))
-            properties.append(
-                {
-                    "c": index[code],
-                    "a": format_number_vi(float(shapely.area(pieces[positions]).sum()) / 1e4, 2),
-                    "n": len(set(parcel[positions].tolist())),
-                    "z": zone_names[zone_i] if zone_i >= 0 else "",
-                }
-            )
-        frame = gpd.GeoDataFrame(geometry=merged, crs=landuse.crs)
-    return {
-        "classes": classes,
-        "aggregated": aggregate,
-        "parcels": int(valid.sum()),
-        "geojson": _collection(_display_geometries(frame, tolerance), properties),
-    }
+        spec["geojson"] = _collection(_display_geometries(frame, tolerance), properties)
+        return spec
+    parcel, zone, pieces = prepared.pieces()
+    zones = prepared.zones
+    zone_names = [] if zones is None else [_text(n) for n in zones["name"].tolist()]
+    # groups of pieces per (zone, code), in that order (codes alphabetical; no zone first)
+    names = sorted(index)
+    rank = {code: i for i, code in enumerate(names)}
+    codes = np.array([rank[code] for code in prepared.codes[parcel].tolist()], dtype="int64")
+    keys = (zone.astype("int64") + 1) * len(names) + codes
+    order = np.argsort(keys, kind="stable")
+    unique, starts = np.unique(keys[order], return_index=True)
+    groups = np.split(order, starts[1:]) if order.size else []
+    merged = _without_slivers(_merge_groups(pieces, groups), max(1.0, tolerance * tolerance))
+    properties = [
+        {
+            "c": index[names[key % len(names)]],
+            "a": format_number_vi(float(shapely.area(pieces[positions]).sum()) / 1e4, 2),
+            "n": int(positions.size),
+            "z": zone_names[key // len(names) - 1] if key >= len(names) else "",
+        }
+        for key, positions in zip(unique.tolist(), groups, strict=True)
+    ]
+    frame = gpd.GeoDataFrame(geometry=merged, crs=prepared.crs)
+    # merged shapes overlap along commune edges by float noise: not a valid coverage
+    geometries = _display_geometries(frame, tolerance, as_coverage=False)
+    spec["geojson"] = _collection(geometries, properties)
+    return spec
+
+
+def _landuse_shares(prepared: _Landuse, count: int) -> list[dict[str, Any]]:
+    """Return each zone's land-use shares, largest first, and its largest class.
+
+    ``lu``: ``[class index, hectares, % of the zone's covered area]`` per
+    class present in the zone; ``ld``: the index of its largest class (-1
+    without land use).
+    """
+    areas = prepared.zone_areas()
+    out: list[dict[str, Any]] = [{"lu": [], "ld": -1} for _ in range(count)]
+    if areas.empty:
+        return out
+    areas = areas.assign(c=areas["code"].map(prepared.index))
+    areas = areas.sort_values(["zone", "m2", "c"], ascending=[True, False, True])
+    m2 = areas["m2"].to_numpy("float64")
+    covered = areas.groupby("zone")["m2"].transform("sum").to_numpy("float64")
+    hectares = _format_column(m2 / 1e4, 2)
+    percent = _format_column(100.0 * m2 / covered, 1)
+    for zone_i, c, ha, pct in zip(
+        areas["zone"].tolist(), areas["c"].tolist(), hectares, percent, strict=True
+    ):
+        entry = out[zone_i]
+        if entry["ld"] < 0:
+            entry["ld"] = c
+        entry["lu"].append([c, ha, pct])
+    return out
 
 
 def _point_spec(
@@ -949,8 +1291,8 @@ def _point_spec(
         "kinds": [
             {
                 "label": INFRASTRUCTURE_LABELS[k],
-                "color": _KIND_STYLES.get(k, _KIND_STYLES["other"])[0],
-                "glyph": _KIND_STYLES.get(k, _KIND_STYLES["other"])[1],
+                "color": KIND_STYLES.get(k, KIND_STYLES["other"])[0],
+                "glyph": KIND_STYLES.get(k, KIND_STYLES["other"])[1],
             }
             for k in keys
         ],
@@ -964,23 +1306,34 @@ def _point_spec(
 def _road_spec(roads: gpd.GeoDataFrame, *, aggregate: bool, tolerance: float) -> dict[str, Any]:
     """Return the road layer: surface classes (label, colour, weight, dash), GeoJSON.
 
-    With ``aggregate``, the lines of each surface class are merged into one
-    feature carrying their total length.
+    With ``aggregate``, the lines of each surface class and name (unnamed
+    lines together) are gathered into one feature carrying their total length:
+    a multi-line of the lines simplified one by one, never noded (drawn the
+    same, at a fraction of the cost of a union).
     """
-    keys = list(_SURFACE_STYLES)
+    keys = list(SURFACE_STYLES)
     surfaces = [
-        keys.index(s if s in _SURFACE_STYLES else "unknown")
+        keys.index(s if s in SURFACE_STYLES else "unknown")
         for s in map(_text, _column_or_none(roads, "surface"))
     ]
     if aggregate:
         geoms = roads.geometry.to_numpy()
+        names = [_text(n) for n in _column_or_none(roads, "name")]
+        groups: dict[tuple[int, str], list[int]] = {}
+        for i, key in enumerate(zip(surfaces, names, strict=True)):
+            groups.setdefault(key, []).append(i)
         merged, properties = [], []
-        for surface in sorted(set(surfaces)):
-            lines = geoms[[i for i, s in enumerate(surfaces) if s == surface]]
-            merged.append(shapely.line_merge(shapely.union_all(lines)))
+        for surface, name in sorted(groups, key=lambda key: (key[0], key[1] != "", key[1])):
+            lines = geoms[groups[(surface, name)]]
+            parts = shapely.get_parts(lines[~shapely.is_missing(lines)])
+            parts = parts[(shapely.get_type_id(parts) == 1) & ~shapely.is_empty(parts)]
+            parts = _simplify(parts, tolerance)  # one by one: fast, unlike a multi-line
+            merged.append(shapely.multilinestrings(parts))
             km = float(shapely.length(lines).sum()) / 1000.0
-            properties.append({"s": surface, "km": format_number_vi(km, 2)})
+            props = {"s": surface, "km": format_number_vi(km, 2)}
+            properties.append(props | ({"name": name} if name else {}))
         frame = gpd.GeoDataFrame(geometry=merged, crs=roads.crs)
+        tolerance = 0.0  # simplified above
     else:
         frame = roads
         properties = [
@@ -989,7 +1342,7 @@ def _road_spec(roads: gpd.GeoDataFrame, *, aggregate: bool, tolerance: float) ->
         ]
     classes = [
         {"label": SURFACE_LABELS[k], "color": color, "weight": weight, "dash": dash}
-        for k, (color, weight, dash) in _SURFACE_STYLES.items()
+        for k, (color, weight, dash) in SURFACE_STYLES.items()
     ]
     return {
         "classes": classes,
@@ -1000,7 +1353,7 @@ def _road_spec(roads: gpd.GeoDataFrame, *, aggregate: bool, tolerance: float) ->
 
 def _finding_kind(kind: str) -> str:
     """Return the colour key of a finding kind."""
-    return kind if kind in _FINDING_COLORS else "other"
+    return kind if kind in FINDING_COLORS else "other"
 
 
 def _findings_spec(
@@ -1057,6 +1410,7 @@ def _findings_spec(
         geometries += _display_geometries(frame, tolerance)
         properties += drawn_props
     others: list[str] = []
+    unlisted = 0
     if findings is not None and not findings.empty:
         for row in findings.to_dict("records"):
             key = (_text(row.get("layer")), _text(row.get("feature")))
@@ -1065,9 +1419,16 @@ def _findings_spec(
                 continue  # drawn from the coverage layer already
             if key in shapes:
                 picked.setdefault(key, []).append((kind_index(kind), message))
-            else:
+            elif len(others) < MAX_LISTED_FINDINGS:
                 label = FINDING_LABELS.get(kind, FINDING_LABEL_OTHER)
                 others.append(f"{label.vi} / {label.en} — {key[0]} {key[1]}: {message}")
+            else:
+                unlisted += 1
+    if unlisted:
+        others.append(
+            f"… và {format_number_vi(unlisted)} phát hiện khác trong findings.csv "
+            f"/ … and {unlisted:,} more in findings.csv"
+        )
     if picked:
         frame = gpd.GeoDataFrame(geometry=[shapes[k][0] for k in picked], crs=_crs(layers))
         geometries += _display_geometries(frame, tolerance)
@@ -1087,7 +1448,7 @@ def _findings_spec(
             {
                 "key": kind,
                 "label": FINDING_LABELS.get(kind, FINDING_LABEL_OTHER),
-                "color": _FINDING_COLORS[_finding_kind(kind)],
+                "color": FINDING_COLORS[_finding_kind(kind)],
             }
             for kind in kinds
         ],
@@ -1101,35 +1462,169 @@ def _crs(layers: Mapping[str, gpd.GeoDataFrame | None]) -> Any:
     return next(frame.crs for frame in layers.values() if frame is not None)
 
 
+def _progress_spec(
+    progress: Progress, units: gpd.GeoDataFrame, hamlets: gpd.GeoDataFrame | None
+) -> dict[str, Any]:
+    """Return the roadmap-progress layer: statuses (label, colour, rule) and each feature's lines.
+
+    Features are the units and hamlets with a roadmap line
+    (:meth:`geo.progress.Progress.features`), keyed by level and id; the page
+    draws them with the units' and hamlets' own shapes (not embedded twice).
+    A feature takes the status of its most urgent line. Lines about an id
+    that is not on the map are counted in ``missing``.
+    """
+    from geo.progress import RULES, RULES_VI, STATUS_COLOURS, STATUSES
+
+    table = progress.table
+    about: dict[str, tuple[str, str, str]] = {}
+    rules: dict[tuple[str, str, str, str, float], str] = {}
+    for row in table.to_dict("records"):
+        code = _text(row["criterion"])
+        about[code] = (
+            _text(row.get("criterion_vi")) or code,
+            _text(row.get("criterion_en")),
+            _text(row.get("unit_of_measure")),
+        )
+        deadline = row["deadline"].isoformat() if row.get("deadline") is not None else ""
+        key = (_text(row["level"]), _text(row["id"]), code, deadline, _float(row["target"]))
+        rules[key] = _text(row.get("rule"))
+    known = {
+        "unit": {_text(i) for i in units["id"].tolist()},
+        "hamlet": set() if hamlets is None else {_text(i) for i in hamlets["id"].tolist()},
+    }
+    placed: dict[str, dict[str, Any]] = {"unit": {}, "hamlet": {}}
+    missing = 0
+    for feature in progress.features().to_dict("records"):
+        level, ident = _text(feature["level"]), _text(feature["id"])
+        if ident not in known.get(level, set()):
+            missing += len(feature["lines"])
+            continue
+        lines = []
+        for line in feature["lines"]:
+            code = _text(line["criterion"])
+            vi, en, uom = about.get(code, (code, "", ""))
+            lines.append(
+                {
+                    "code": code,
+                    "vi": _text(line.get("criterion_vi")) or vi,
+                    "en": en,
+                    "uom": uom,
+                    "s": line["status"],
+                    "v": _number_or_none(line.get("latest")),
+                    "op": _OPERATORS.get(_text(line.get("operator")), _text(line.get("operator"))),
+                    "t": _number_or_none(line.get("target")),
+                    "d": _vi_date(_text(line.get("deadline"))),
+                    "o": _text(line.get("owner")),
+                    "r": rules.get(
+                        (level, ident, code, _text(line["deadline"]), _float(line["target"])), ""
+                    ),
+                }
+            )
+        placed[level][ident] = {
+            "s": feature["status"],
+            "o": _text(feature["owner"]),
+            "d": _vi_date(_text(feature["deadline"])),
+            "l": lines,
+        }
+    return {
+        "asOf": f"{progress.as_of:%d/%m/%Y}",
+        "statuses": [
+            {
+                "key": status,
+                "label": list(PROGRESS_STATUS_LABELS[status]),
+                "color": STATUS_COLOURS[status],
+                "rule": [RULES_VI[status], RULES[status]],
+            }
+            for status in STATUSES
+        ],
+        "unit": placed["unit"],
+        "hamlet": placed["hamlet"],
+        "lines": len(table),
+        "missing": missing,
+    }
+
+
+def _vi_date(iso: str) -> str:
+    """Return ``YYYY-MM-DD`` as ``DD/MM/YYYY`` (other text as it is)."""
+    parts = iso[:10].split("-")
+    return "/".join(parts[::-1]) if len(parts) == 3 else iso
+
+
 # --------------------------------------------------------------------------- budget
 
 
 def _plan(
-    counts: Mapping[str, int], max_features: int, parcel_limit: int
-) -> tuple[set[str], list[str]]:
-    """Decide which layers to aggregate so the map stays within ``max_features``.
+    counts: Mapping[str, int],
+    max_features: int,
+    parcel_limit: int,
+    landuse: _Landuse | None = None,
+    *,
+    zone_level: str = "hamlet",
+) -> tuple[set[str], list[str], str | None]:
+    """Decide how to draw the land use, and which layers to aggregate, within ``max_features``.
 
-    Returns the aggregated layers and a note (vi / en) for each.
+    The land use (the rule for large maps, :func:`render_map`):
+
+    1. ``"parcels"``: at most ``parcel_limit`` parcels and a map within
+       ``max_features``: each parcel is drawn;
+    2. ``"merged"``: else, when the parcels hold at most
+       :data:`LANDUSE_VERTEX_LIMIT` vertices, merging them per hamlet
+       (commune without hamlets) and class gives at most
+       :data:`LANDUSE_SHAPE_LIMIT` shapes and the map stays within
+       ``max_features``: one shape per hamlet and class;
+    3. ``"shares"``: else (several communes, a city, a province):
+       no land-use shapes; the land-use theme colours each hamlet by its
+       largest class, and its popup lists the area and share of every class.
+
+    Then roads, then points are aggregated while the map holds more than
+    ``max_features`` features.
+
+    Returns the aggregated layers, a note (vi / en) for each, and the land-use
+    mode (None without land use).
     """
     aggregate: set[str] = set()
     notes: list[str] = []
     parcels = counts.get("landuse", 0)
     total = sum(counts.values())
-    if parcels > parcel_limit or (parcels and total > max_features):
-        aggregate.add("landuse")
-        total -= parcels
+    mode: str | None = None
+    if landuse is not None:
+        others = total - parcels
         shown = format_number_vi(parcels)
+        vi, en = ("thôn", "hamlet") if zone_level == "hamlet" else ("xã", "commune")
+        if parcels <= parcel_limit and total <= max_features:
+            mode = "parcels"
+        elif (shapes := landuse.merged_shapes(max_features - others)) is not None:
+            mode, total = "merged", others + shapes
+            notes.append(
+                f"{shown} thửa đất được gộp theo {vi} và loại đất để bản đồ mở nhanh; diện "
+                f"tích tính trên thửa gốc. / The {parcels:,} land-use parcels are merged per "
+                f"{en} and land-use class so that the map opens fast; areas are computed "
+                "on the parcels."
+            )
+        else:
+            mode, total = "shares", others
+            notes.append(
+                f"{shown} thửa đất: quá nhiều để vẽ từng vùng. Chủ đề hiện trạng sử dụng đất "
+                f"tô mỗi {vi} theo loại đất chiếm diện tích lớn nhất; diện tích và tỷ lệ "
+                f"từng loại đất của {vi} có trong cửa sổ thông tin (tính trên thửa gốc). / "
+                f"{parcels:,} land-use parcels: too many to draw. The land-use theme colours "
+                f"each {en} by its largest land-use class; its popup lists the area and share "
+                "of every class (computed on the parcels)."
+            )
+    roads = counts.get("roads", 0)
+    if roads > ROAD_DETAIL_LIMIT:
+        aggregate.add("roads")
+        total -= roads
         notes.append(
-            f"{shown} thửa đất được gộp theo thôn và loại đất để bản đồ mở nhanh; diện tích "
-            f"tính trên thửa gốc. / The {parcels:,} land-use parcels are merged per hamlet and "
-            "land-use class so that the map opens fast; areas are computed on the parcels."
+            f"{format_number_vi(roads)} đoạn đường được gộp theo loại mặt đường và tên. "
+            f"/ The {roads:,} road lines are gathered per surface and name."
         )
     for layer, vi, en in (
         ("roads", "đoạn đường được gộp theo loại mặt đường", "road lines merged per surface"),
         ("infrastructure", "điểm hạ tầng được đếm theo thôn", "points counted per hamlet"),
     ):
         count = counts.get(layer, 0)
-        if count and total > max_features:
+        if count and layer not in aggregate and total > max_features:
             aggregate.add(layer)
             total -= count
             limit = format_number_vi(max_features)
@@ -1137,10 +1632,19 @@ def _plan(
                 f"Bản đồ vượt {limit} đối tượng: {format_number_vi(count)} {vi}. "
                 f"/ Over {max_features:,} features: {count:,} {en}."
             )
-    return aggregate, notes
+    return aggregate, notes, mode
 
 
 # --------------------------------------------------------------------------- page
+
+
+def _is_landuse_area(column: str) -> bool:
+    """Whether a column is a land-use class area (``landuse_<CODE>_km2``, not the covered area)."""
+    return (
+        column.startswith("landuse_")
+        and column.endswith("_km2")
+        and column != "landuse_covered_km2"
+    )
 
 
 def _map_data(
@@ -1153,6 +1657,7 @@ def _map_data(
     roads: gpd.GeoDataFrame | None,
     coverage: gpd.GeoDataFrame | None,
     findings: pd.DataFrame | None,
+    progress: Progress | None,
     title: dict[str, Any],
     set_names: Mapping[str, Label],
     max_features: int,
@@ -1171,15 +1676,35 @@ def _map_data(
         "infrastructure": 0 if infrastructure is None else len(infrastructure),
         "zones": len(units) + (0 if hamlets is None else len(hamlets)),
     }
-    aggregate, budget_notes = _plan(counts, max_features, PARCEL_DETAIL_LIMIT)
     zones = hamlets if hamlets is not None else units
+    zone_level = "hamlet" if hamlets is not None else "unit"
+    prepared = None if landuse is None else _prepare_landuse(landuse, zones)
+    aggregate, budget_notes, landuse_mode = _plan(
+        counts, max_features, PARCEL_DETAIL_LIMIT, prepared, zone_level=zone_level
+    )
     title = title | {"notes": [*title["notes"], *budget_notes]}
+    landuse_spec = None
+    if prepared is not None and landuse_mode is not None:
+        landuse_spec = _landuse_spec(prepared, landuse_mode, tolerance=tolerance)
+        landuse_spec["level"] = zone_level
+    shares = landuse_mode == "shares" and prepared is not None
+    extras: dict[str, list[dict[str, Any]]] = {"unit": _unit_extra(units)}
+    if hamlets is not None:
+        extras["hamlet"] = _hamlet_extra(hamlets, units)
+    if shares and prepared is not None:
+        shares_of = _landuse_shares(prepared, len(zones))
+        extras[zone_level] = [a | b for a, b in zip(extras[zone_level], shares_of, strict=True)]
+
+    def hidden(level: str) -> Callable[[str], bool]:
+        """In the shares mode the zones' class areas are the popup's chart, not indicators."""
+        return _is_landuse_area if shares and level == zone_level else lambda column: False
+
     data: dict[str, Any] = {
         "ui": _UI,
         "status": {
             "order": [*STATUS_LABELS, "none"],
             "labels": STATUS_LABELS | {"none": NO_DATA_LABEL},
-            "colors": _STATUS_COLORS,
+            "colors": STATUS_COLORS,
         },
         "confidence": CONFIDENCE_LABELS,
         "title": title,
@@ -1189,13 +1714,17 @@ def _map_data(
             "hamlet": _HAMLET_LABEL_MIN_ZOOM,
         },
         "units": _area_spec(
-            units, criteria, "unit", _unit_extra(units), tolerance=tolerance, set_names=set_names
+            units,
+            criteria,
+            "unit",
+            extras["unit"],
+            tolerance=tolerance,
+            set_names=set_names,
+            hidden=hidden("unit"),
         ),
         "hamlets": None,
         "density": _density_legend(),
-        "landuse": None
-        if landuse is None
-        else _landuse_spec(landuse, zones, aggregate="landuse" in aggregate, tolerance=tolerance),
+        "landuse": landuse_spec,
         "infrastructure": None
         if infrastructure is None
         else _point_spec(infrastructure, zones, aggregate="infrastructure" in aggregate),
@@ -1205,6 +1734,7 @@ def _map_data(
         "findings": _findings_spec(
             coverage, findings, {"units": units, "hamlets": hamlets}, tolerance
         ),
+        "progress": None if progress is None else _progress_spec(progress, units, hamlets),
         "basemap": {
             "url": _OSM_URL,
             "attribution": "© OpenStreetMap contributors",
@@ -1212,9 +1742,14 @@ def _map_data(
         },
     }
     if hamlets is not None:
-        extra = _hamlet_extra(hamlets, units)
         data["hamlets"] = _area_spec(
-            hamlets, criteria, "hamlet", extra, tolerance=tolerance, set_names=set_names
+            hamlets,
+            criteria,
+            "hamlet",
+            extras["hamlet"],
+            tolerance=tolerance,
+            set_names=set_names,
+            hidden=hidden("hamlet"),
         )
     return data
 
@@ -1223,11 +1758,29 @@ def _script_safe_json(data: Any) -> str:
     r"""Dump JSON that cannot end or comment out the ``<script>`` element holding it.
 
     ``<``, ``>`` and ``&`` only occur inside JSON strings, where their ``\uXXXX``
-    escapes decode to the same text.
+    escapes decode to the same text. :class:`_RawJSON` values (the layers'
+    FeatureCollections, already JSON text) are spliced in as they are.
     """
+    raws: list[str] = []
+    token = f"wm-raw-{uuid.uuid4().hex}-"
+
+    def raw(value: Any) -> str:
+        if isinstance(value, _RawJSON):
+            raws.append(value.text)
+            return f"{token}{len(raws) - 1}"
+        msg = f"map data: {type(value).__name__} is not JSON serialisable"
+        raise TypeError(msg)
+
     text = json.dumps(
-        data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+        data,
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        allow_nan=False,
+        default=raw,
     )
+    if raws:
+        text = re.sub(f'"{token}([0-9]+)"', lambda match: raws[int(match[1])], text)
     for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(char, code)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
@@ -1273,20 +1826,29 @@ def _app_assets() -> tuple[str, str]:
     return css, js
 
 
+_SLOT: Final = re.compile(r'<wm-slot name="([a-z-]+)"/>')
+"""A slot of the page skeleton, filled after folium renders it (:func:`_fill_slots`)."""
+
+
 class _WardMapElement(MacroElement):
-    """Inline assets, embedded data and the call that draws the layers."""
+    """Inline assets, embedded data and the call that draws the layers.
+
+    The template holds slots, not the assets and data themselves: folium
+    compiles each rendered macro again as a Jinja template, which would cost
+    seconds on megabytes of data and interpret ``{{`` in a feature's name.
+    """
 
     _template = Template(
         """
 {% macro header(this, kwargs) %}
-<style id="wm-leaflet-css">{{ this.leaflet_css }}</style>
-<script id="wm-leaflet-js">{{ this.leaflet_js }}</script>
-<style id="wm-css">{{ this.app_css }}</style>
-<script id="wm-js">{{ this.app_js }}</script>
+<style id="wm-leaflet-css"><wm-slot name="leaflet-css"/></style>
+<script id="wm-leaflet-js"><wm-slot name="leaflet-js"/></script>
+<style id="wm-css"><wm-slot name="app-css"/></style>
+<script id="wm-js"><wm-slot name="app-js"/></script>
 {% endmacro %}
 
 {% macro html(this, kwargs) %}
-<script type="application/json" id="wm-data">{{ this.data_json }}</script>
+<script type="application/json" id="wm-data"><wm-slot name="data"/></script>
 {% endmacro %}
 
 {% macro script(this, kwargs) %}
@@ -1295,14 +1857,29 @@ wardMapInit({{ this.map_name }}, JSON.parse(document.getElementById("wm-data").t
 """
     )
 
-    def __init__(self, map_name: str, data_json: str) -> None:
+    def __init__(self, map_name: str) -> None:
         super().__init__()
         self._name = "WardMap"
         self._id = "layers"
         self.map_name = map_name
-        self.data_json = data_json
-        self.leaflet_css, self.leaflet_js = _leaflet_assets()
-        self.app_css, self.app_js = _app_assets()
+
+
+def _fill_slots(skeleton: str, data_json: str) -> str:
+    """Put the inlined assets and the data into the rendered page's slots, in one pass."""
+    leaflet_css, leaflet_js = _leaflet_assets()
+    app_css, app_js = _app_assets()
+    parts = {
+        "leaflet-css": leaflet_css,
+        "leaflet-js": leaflet_js,
+        "app-css": app_css,
+        "app-js": app_js,
+        "data": data_json,
+    }
+    found = _SLOT.findall(skeleton)
+    if sorted(found) != sorted(parts):  # pragma: no cover - guards a folium upgrade
+        msg = f"map page: expected one slot each of {sorted(parts)}, found {found}."
+        raise RuntimeError(msg)
+    return _SLOT.sub(lambda match: parts[match[1]], skeleton)
 
 
 def _offline_map(bounds: list[list[float]], title: str) -> folium.Map:
@@ -1334,6 +1911,7 @@ def render_map(
     roads: gpd.GeoDataFrame | None = None,
     coverage: gpd.GeoDataFrame | None = None,
     findings: pd.DataFrame | None = None,
+    progress: Progress | None = None,
     title: str,
     subtitle: str = "",
     notes: Sequence[str] = (),
@@ -1366,7 +1944,11 @@ def render_map(
     landuse : geopandas.GeoDataFrame, optional
         Parcels with ``code``, drawn in the conventional land-use colours
         (:data:`LANDUSE_COLORS`); beyond :data:`PARCEL_DETAIL_LIMIT` parcels,
-        merged per hamlet and class.
+        merged per hamlet and class; beyond :data:`LANDUSE_SHAPE_LIMIT`
+        merged shapes or :data:`LANDUSE_VERTEX_LIMIT` vertices, summarised
+        per hamlet: the land-use theme colours hamlets by their largest class
+        and their popups chart every class's area and share (the module
+        docstring states the rule).
     infrastructure : geopandas.GeoDataFrame, optional
         Points with ``kind`` (a key of ``geo.labels.INFRASTRUCTURE_LABELS``,
         others are drawn as ``"other"``) and ``name``; an icon per kind,
@@ -1380,6 +1962,16 @@ def render_map(
         The run's data-quality notes (``layer``, ``feature``, ``kind``,
         ``message``): those about a unit or hamlet outline it in the
         data-findings layer, the others are listed in the title block.
+    progress : geo.progress.Progress, optional
+        The project's roadmap judged against its history
+        (:func:`geo.progress.find_progress`): adds the layer "Tiến độ /
+        Progress" (off until chosen in the layer list or the title block),
+        colouring the units (outline) and hamlets (fill) that have a roadmap
+        line by the status of their most urgent line (met, on track, at risk,
+        late, no data; :data:`geo.progress.STATUS_COLOURS`), with every line's
+        criterion, latest value, target, deadline, owner and rule in the
+        popup, and a legend with the count of each status. Without it, no
+        such layer.
     title : str
         Title of the map.
     subtitle : str, optional
@@ -1393,7 +1985,8 @@ def render_map(
         criteria in the selector and popups; by default the verdict's label.
     max_features : int, default :data:`MAX_FEATURES`
         Beyond this many features, parcels, then roads, then points are
-        aggregated, and a note under the title says so.
+        aggregated, and a note under the title says so (also beyond
+        :data:`ROAD_DETAIL_LIMIT` road lines).
 
     Returns
     -------
@@ -1423,29 +2016,46 @@ def render_map(
         roads=roads,
         coverage=coverage,
         findings=findings,
+        progress=progress,
         title=heading,
         set_names=set_names or {},
         max_features=max_features,
     )
     fmap = _offline_map(data["bounds"], title)
-    fmap.add_child(_WardMapElement(fmap.get_name(), _script_safe_json(data)))
-    html: str = fmap.get_root().render()
-    return html
+    fmap.add_child(_WardMapElement(fmap.get_name()))
+    skeleton: str = fmap.get_root().render()
+    return _fill_slots(skeleton, _script_safe_json(data))
 
 
-def render_result_map(result: RunResult) -> str:
+def render_result_map(
+    result: RunResult, *, progress: Progress | Literal["find"] | None = "find"
+) -> str:
     """Render the run's interactive map as one self-contained HTML document.
 
     Parameters
     ----------
     result : geo.pipeline.RunResult
         A finished run; its ``coverage`` findings are drawn when the run has them.
+    progress : geo.progress.Progress, "find" or None, default "find"
+        The roadmap progress to draw (see :func:`render_map`). ``"find"``
+        reads it from the project folder (:func:`geo.progress.find_progress`:
+        only when it has a ``roadmap.csv``); pass the one already loaded to
+        read it once, or None for no progress layer.
 
     Returns
     -------
     str
         The HTML document (UTF-8 text), see :func:`render_map`.
+
+    Raises
+    ------
+    geo.progress.RoadmapError, geo.history.HistoryError
+        With ``"find"``, if the project's roadmap or history cannot be used.
     """
+    if isinstance(progress, str):
+        from geo.progress import find_progress
+
+        progress = find_progress(result.project)
     project = result.project
     standard = result.standard
     notes = [note for note in (project.note,) if note]
@@ -1466,6 +2076,7 @@ def render_result_map(result: RunResult) -> str:
         roads=result.roads,
         coverage=getattr(result, "coverage", None),
         findings=result.findings,
+        progress=progress,
         title=f"{project.name} — Tiêu chuẩn phường / Ward standards",
         subtitle=subtitle,
         notes=notes,

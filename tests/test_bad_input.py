@@ -74,54 +74,142 @@ TABLE = 'path = "population.csv"'
 
 REFUSED = [
     # (case, fixture, project.toml edits, expected words in the one-line error)
-    ("missing file", None, [(UNITS, 'path = "khong-co.geojson"')], "khong-co.geojson: file not found"),
+    (
+        "missing file",
+        None,
+        [(UNITS, 'path = "khong-co.geojson"')],
+        "khong-co.geojson: file not found",
+    ),
     (
         "missing layer",
         "two-layers.gpkg",
         [('path = "hamlets.gpkg"\nlayer = "xom"', 'path = "two-layers.gpkg"\nlayer = "khong_co"')],
         "no layer 'khong_co' in the file (layers: xom, thon); fix layers.hamlets.layer",
     ),
-    ("empty file", "empty.geojson", [(UNITS, 'path = "empty.geojson"')], "the file is empty (0 bytes)"),
-    ("not a GIS file", "garbage.gpkg", [(UNITS, 'path = "garbage.gpkg"')], "cannot read it as a map layer"),
+    (
+        "empty file",
+        "empty.geojson",
+        [(UNITS, 'path = "empty.geojson"')],
+        "the file is empty (0 bytes)",
+    ),
+    (
+        "not a GIS file",
+        "garbage.gpkg",
+        [(UNITS, 'path = "garbage.gpkg"')],
+        "cannot read it as a map layer",
+    ),
     ("truncated GeoPackage", "truncated.gpkg", [(UNITS, 'path = "truncated.gpkg"')], "truncated"),
-    ("GeoJSON with bad JSON", "bad-json.geojson", [(UNITS, 'path = "bad-json.geojson"')], "bad-json.geojson: cannot read"),
-    ("layer without features", "no-features.geojson", [(UNITS, 'path = "no-features.geojson"')], "the layer holds no features"),
-    ("table given as a layer", "table-as-layer.csv", [(UNITS, 'path = "table-as-layer.csv"')], "has no geometry"),
-    ("no CRS", "no-crs.shp", [(UNITS, 'path = "no-crs.shp"')], "no-crs.shp): the layer has no CRS; save it with one"),
+    (
+        "GeoJSON with bad JSON",
+        "bad-json.geojson",
+        [(UNITS, 'path = "bad-json.geojson"')],
+        "bad-json.geojson: cannot read",
+    ),
+    (
+        "layer without features",
+        "no-features.geojson",
+        [(UNITS, 'path = "no-features.geojson"')],
+        "the layer holds no features",
+    ),
+    (
+        "table given as a layer",
+        "table-as-layer.csv",
+        [(UNITS, 'path = "table-as-layer.csv"')],
+        "has no geometry",
+    ),
+    (
+        "no CRS",
+        "no-crs.shp",
+        [(UNITS, 'path = "no-crs.shp"')],
+        "no-crs.shp): the layer has no CRS; save it with one",
+    ),
     (
         "VN-2000 without datum shift",
         "internal-vn2000.shp",
         [(UNITS, 'path = "internal-vn2000.shp"')],
         "VN-2000 TM-3 106°30′ projection without VN-2000's datum shift to WGS 84",
     ),
-    ("CRS outside Vietnam", "outside-vietnam.fgb", [(UNITS, 'path = "outside-vietnam.fgb"')], "2 of 2 feature(s) lie outside Vietnam"),
+    (
+        "CRS outside Vietnam",
+        "outside-vietnam.fgb",
+        [(UNITS, 'path = "outside-vietnam.fgb"')],
+        "2 of 2 feature(s) lie outside Vietnam",
+    ),
     (
         "CRS outside the province",
         "other-meridian.fgb",
         [(UNITS, 'path = "other-meridian.fgb"')],
         "fit Thái Nguyên in VN-2000 TM-3 106°30′ (EPSG:9213)",
     ),
-    ("swapped axes", "swapped-axes.geojson", [(UNITS, 'path = "swapped-axes.geojson"')], "x and y look swapped"),
-    ("wrong geometry type", "points-as-units.geojson", [(UNITS, 'path = "points-as-units.geojson"')], "2 feature(s) of type Point"),
-    ("null geometry of a unit", "null-geometry-units.geojson", [(UNITS, 'path = "null-geometry-units.geojson"')], "feature id=002 has no geometry"),
+    (
+        "swapped axes",
+        "swapped-axes.geojson",
+        [(UNITS, 'path = "swapped-axes.geojson"')],
+        "x and y look swapped",
+    ),
+    (
+        "wrong geometry type",
+        "points-as-units.geojson",
+        [(UNITS, 'path = "points-as-units.geojson"')],
+        "2 feature(s) of type Point",
+    ),
+    (
+        "null geometry of a unit",
+        "null-geometry-units.geojson",
+        [(UNITS, 'path = "null-geometry-units.geojson"')],
+        "feature id=002 has no geometry",
+    ),
     (
         "repair changes area too much",
         "hamlets-unrepairable.fgb",
         [(HAMLETS[0], 'path = "hamlets-unrepairable.fgb"')],
         "more than 1%; fix it in a GIS",
     ),
-    ("duplicate ids", "duplicate-ids.geojson", [(UNITS, 'path = "duplicate-ids.geojson"')], "id 001 is used by more than one feature"),
-    ("null ids", "null-ids.geojson", [(UNITS, 'path = "null-ids.geojson"')], "feature(s) 2 (1-based) have no id"),
-    ("hamlet outside every unit", "hamlet-outside.fgb", [(HAMLETS[0], 'path = "hamlet-outside.fgb"')], "hamlet Z9 lies outside every unit"),
-    ("duplicate rows", "population-duplicate.csv", [(TABLE, 'path = "population-duplicate.csv"')], "repeats"),
-    ("non-numeric count", "population-text.csv", [(TABLE, 'path = "population-text.csv"')], "row 2 holds 'bốn nghìn', which is not a number"),
-    ("negative count", "population-negative.csv", [(TABLE, 'path = "population-negative.csv"')], "row 3 holds '-3000', a negative count"),
+    (
+        "duplicate ids",
+        "duplicate-ids.geojson",
+        [(UNITS, 'path = "duplicate-ids.geojson"')],
+        "id 001 is used by more than one feature",
+    ),
+    (
+        "null ids",
+        "null-ids.geojson",
+        [(UNITS, 'path = "null-ids.geojson"')],
+        "feature(s) 2 (1-based) have no id",
+    ),
+    (
+        "hamlet outside every unit",
+        "hamlet-outside.fgb",
+        [(HAMLETS[0], 'path = "hamlet-outside.fgb"')],
+        "hamlet Z9 lies outside every unit",
+    ),
+    (
+        "duplicate rows",
+        "population-duplicate.csv",
+        [(TABLE, 'path = "population-duplicate.csv"')],
+        "repeats",
+    ),
+    (
+        "non-numeric count",
+        "population-text.csv",
+        [(TABLE, 'path = "population-text.csv"')],
+        "row 2 holds 'bốn nghìn', which is not a number",
+    ),
+    (
+        "negative count",
+        "population-negative.csv",
+        [(TABLE, 'path = "population-negative.csv"')],
+        "row 3 holds '-3000', a negative count",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "fixture", "edits", "expected"), REFUSED, ids=[c[0] for c in REFUSED])
+@pytest.mark.parametrize(
+    ("case", "fixture", "edits", "expected"), REFUSED, ids=[c[0] for c in REFUSED]
+)
 def test_refused_with_one_clear_line(  # noqa: PLR0917
-    tiny_project, tmp_path, capsys, case, fixture, edits, expected):
+    tiny_project, tmp_path, capsys, case, fixture, edits, expected
+):
     if fixture:
         use(tiny_project, fixture)
     edit(tiny_project, *edits)
@@ -172,7 +260,9 @@ def test_empty_and_invalid_landuse_is_dropped_or_repaired_on_record(tiny_project
     assert hamlets.loc["A1", "landuse_HNK_km2"] == pytest.approx(0.005)
 
 
-def test_spike_and_duplicate_vertex_are_repaired_with_their_area_change(tiny_project, tmp_path, capsys):
+def test_spike_and_duplicate_vertex_are_repaired_with_their_area_change(
+    tiny_project, tmp_path, capsys
+):
     use(tiny_project, "hamlets-spike.fgb")
     edit(tiny_project, (HAMLETS[0], 'path = "hamlets-spike.fgb"'))
     out = tmp_path / "out"
@@ -210,9 +300,12 @@ def test_vietnamese_formatted_numbers(tiny_project, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("fixture", "encoding"), [("population-cp1258.csv", "CP1258"), ("population-tcvn3.csv", "TCVN3")]
+    ("fixture", "encoding"),
+    [("population-cp1258.csv", "CP1258"), ("population-tcvn3.csv", "TCVN3")],
 )
-def test_csv_in_a_legacy_encoding_is_converted_on_record(tiny_project, tmp_path, capsys, fixture, encoding):
+def test_csv_in_a_legacy_encoding_is_converted_on_record(
+    tiny_project, tmp_path, capsys, fixture, encoding
+):
     use(tiny_project, fixture)
     edit(tiny_project, (TABLE, f'path = "{fixture}"'))
     out = tmp_path / "out"
@@ -260,14 +353,23 @@ def test_excel_typed_in_a_vni_font_is_converted(tiny_project, tmp_path, capsys):
         ("hamlets-cp1258-wrong-cpg.shp", "CP1258"),
     ],
 )
-def test_dbf_in_a_legacy_encoding_is_converted_on_record(tiny_project, tmp_path, capsys, fixture, encoding):
+def test_dbf_in_a_legacy_encoding_is_converted_on_record(
+    tiny_project, tmp_path, capsys, fixture, encoding
+):
     use(tiny_project, fixture)
     edit(tiny_project, (HAMLETS[0], f'path = "{fixture}"'))
     out = tmp_path / "out"
     assert run(tiny_project, out, capsys)[0] == 0
     found = findings(out)
     [note] = found.loc[found["kind"] == "encoding_converted", "message"]
-    assert note == f"{fixture} field 'name' is in {encoding} (detected); 3 value(s) converted to Unicode"
+    assert (
+        note
+        == f"{fixture} field 'name' is in {encoding} (detected); 3 value(s) converted to Unicode"
+    )
     hamlets = pd.read_csv(out / "hamlets.csv", encoding="utf-8-sig").set_index("id")
-    assert hamlets["name"].to_dict() == {"A1": "Xóm Cây Thị", "A2": "Xóm Khuôn 1", "B1": "Thôn Đồng Kiệm"}
+    assert hamlets["name"].to_dict() == {
+        "A1": "Xóm Cây Thị",
+        "A2": "Xóm Khuôn 1",
+        "B1": "Thôn Đồng Kiệm",
+    }
     assert hamlets["population"].to_dict() == {"A1": 4_000, "A2": 3_000, "B1": 3_999}

@@ -28,6 +28,8 @@ def test_run_writes_every_output(outputs):
         "findings.csv",
         "hamlets.csv",
         "map.html",
+        "report.html",
+        "report.xlsx",
         "results.gpkg",
         "units.csv",
     ]
@@ -96,7 +98,15 @@ def test_units_and_hamlets_csv(outputs):
 def test_geopackage(outputs):
     out, _ = outputs
     layers = {name for name, _ in pyogrio.list_layers(out / "results.gpkg")}
-    assert layers == {"units", "hamlets", "findings"}
+    assert layers == {
+        "units",
+        "hamlets",
+        "findings",
+        "landuse_by_hamlet",
+        "infrastructure",
+        "roads",
+        "layer_styles",
+    }
     problems = gpd.read_file(out / "results.gpkg", layer="findings")
     assert problems["kind"].tolist() == ["landuse_uncovered", "landuse_uncovered"]
     assert problems["area_m2"].tolist() == pytest.approx([5_975_000, 3_997_500], rel=1e-6)
@@ -183,5 +193,49 @@ def test_csv_keeps_large_counts_exact(tmp_path):
     from geo.outputs import write_csv
 
     path = tmp_path / "t.csv"
-    write_csv(pd.DataFrame({"population": [1_803_950.0, 17_252.0], "area_km2": [8_373.712345, 0.5]}), path)
-    assert path.read_text(encoding="utf-8-sig").splitlines() == ["population,area_km2", "1803950,8373.712345", "17252,0.5"]
+    write_csv(
+        pd.DataFrame({"population": [1_803_950.0, 17_252.0], "area_km2": [8_373.712345, 0.5]}), path
+    )
+    assert path.read_text(encoding="utf-8-sig").splitlines() == [
+        "population,area_km2",
+        "1803950,8373.712345",
+        "17252,0.5",
+    ]
+
+
+def test_quiet_run_prints_nothing_and_still_writes(tiny_project, tmp_path, capsys):
+    out = tmp_path / "quiet"
+    assert main(["run", str(tiny_project), "--out", str(out), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "")
+    assert (out / "criteria.csv").is_file()
+    assert (out / "report.xlsx").is_file()
+
+
+def test_verbose_run_times_every_step_on_stderr(tiny_project, tmp_path, capsys):
+    out = tmp_path / "verbose"
+    assert main(["run", str(tiny_project), "--out", str(out), "--verbose"]) == 0
+    captured = capsys.readouterr()
+    steps = re.findall(r"^  \[(\d+)/(\d+)\] (.+): \d+\.\d\d s$", captured.err, flags=re.M)
+    names = [name for _, _, name in steps]
+    assert names[:2] == ["đọc dự án / reading the project", "phân tích / analysis"]
+    # every file written is a step of its own, in the order the verdict table lists them
+    written = captured.out.rsplit(": ", 1)[1].strip().split(", ")
+    assert names[2:] == written
+    assert [int(done) for done, _, _ in steps] == list(range(1, len(steps) + 1))
+    assert "Xã Thử Nghiệm" in captured.out  # the verdicts stay on stdout
+
+
+def test_help_guides_a_newcomer_to_their_own_commune(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("geo init", "geo run du-an", "geo template", "geo pack", "geo roadmap"):
+        assert command in text
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    assert "--pdf" in text
+    assert "--quiet" in text
+    assert "geo run layers/quyet-thang --out" in text

@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from conftest import VN2000_TN, square
+from conftest import VN2000_TN, X0, Y0, square
 
 import geo
 from geo import coverage
@@ -293,3 +293,74 @@ def test_layers_in_different_crs_are_refused():
     hamlets = hamlets_of(square(0, 0, 2000, 1000)).to_crs("EPSG:32648")
     with pytest.raises(ValidationError, match="different CRSs"):
         coverage.check_coverage(one_unit(), hamlets)
+
+
+# --------------------------------------------------------------------------- tiling, cover
+
+
+def test_hamlets_tile_a_unit_only_exactly():
+    units = frame(
+        ["U1", "U2", "U3", "U4"],
+        [square(0, 0, 2000, 1000), square(0, 2000, 2000, 1000), square(0, 4000, 2000, 1000),
+         square(0, 6000, 2000, 1000)],
+    )  # fmt: skip
+    hamlets = frame(
+        ["a", "b", "c", "d", "e", "f", "g"],
+        [
+            square(0, 0, 1000, 1000),  # U1: two halves, an exact tiling
+            square(1000, 0, 1000, 1000),
+            square(0, 2000, 1000, 1000),  # U2: a gap of 1 m
+            square(1001, 2000, 999, 1000),
+            square(0, 4000, 1100, 1000),  # U3: two hamlets overlapping by 100 m
+            square(1000, 4000, 1000, 1000),
+            square(0, 6000, 2000, 1001),  # U4: one hamlet 1 m too tall
+        ],
+        unit_id=["U1", "U1", "U2", "U2", "U3", "U3", "U4"],
+    )
+    assert coverage.hamlets_tile_units(units, hamlets).tolist() == [True, False, False, False]
+
+
+def test_landuse_cover_ignores_a_neighbours_noise_and_finds_the_hole():
+    # U1's parcels cover it but for a 10 m × 10 m hole; a parcel of the next unit overlaps U1
+    # by 1e-7 m (float noise), which would make U1's parcels an invalid coverage
+    units = frame(["U1", "U2"], [square(0, 0, 1000, 1000), square(1000, 0, 1000, 1000)])
+    noise = shapely.box(X0 + 1000 - 1e-7, Y0, X0 + 2000, Y0 + 1000)
+    landuse = gpd.GeoDataFrame(
+        {"code": ["LUA", "LUA", "CLN"]},
+        geometry=[
+            shapely.difference(square(0, 0, 500, 1000), square(100, 100, 10, 10)),
+            square(500, 0, 500, 1000),
+            noise,
+        ],
+        crs=VN2000_TN,
+    )
+    found = coverage.landuse_uncovered(units, landuse)
+    assert found["unit_id"].tolist() == ["U1"]
+    assert found["area_m2"].iloc[0] == pytest.approx(100.0, abs=1e-6)
+    assert found.geometry.iloc[0].equals(shapely.MultiPolygon([square(100, 100, 10, 10)]))
+    reference = shapely.difference(
+        units.geometry.iloc[0], shapely.union_all(landuse.geometry.to_numpy())
+    )
+    assert found.geometry.iloc[0].area == pytest.approx(reference.area, abs=1e-6)
+
+
+def test_landuse_cover_from_given_pieces_is_the_same():
+    units = frame(["U1"], [square(0, 0, 1000, 1000)])
+    landuse = gpd.GeoDataFrame(
+        {"code": ["LUA", "ONT", "CLN"]},
+        geometry=[square(0, 0, 400, 1000), square(400, 0, 300, 990), square(0.5, 0.5, 0.5, 0.5)],
+        crs=VN2000_TN,
+    )
+    pieces = geo.indicators.split_pieces(landuse.geometry.to_numpy(), units.geometry.to_numpy())
+    alone = coverage.landuse_uncovered(units, landuse)
+    given = coverage.landuse_uncovered(units, landuse, pieces=pieces)
+    assert alone.drop(columns="geometry").equals(given.drop(columns="geometry"))
+    assert alone.geometry.iloc[0].equals(given.geometry.iloc[0])
+    assert alone["area_m2"].iloc[0] == pytest.approx(300 * 1000 + 300 * 10, abs=1e-6)
+
+
+def test_coverage_union_falls_back_when_parts_overlap():
+    parts = np.array([square(0, 0, 100, 100), square(50, 0, 100, 100)])  # overlapping
+    union = coverage._coverage_union(parts)
+    assert union.is_valid
+    assert union.area == pytest.approx(15_000.0)

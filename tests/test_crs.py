@@ -25,7 +25,10 @@ def test_registry_has_every_province_with_source_and_confidence():
         assert zone.confidence in {"secondary", "c973-only", "single-source"}
         assert zone.meridian in vncrs.TM3_EPSG_BY_MERIDIAN
         assert zone.bbox is not None
-    counts = {c: sum(z.confidence == c for z in zones) for c in ("secondary", "c973-only", "single-source")}
+    counts = {
+        c: sum(z.confidence == c for z in zones)
+        for c in ("secondary", "c973-only", "single-source")
+    }
     assert counts == {"secondary": 69, "c973-only": 10, "single-source": 18}
 
 
@@ -47,8 +50,17 @@ def test_merged_provinces_take_one_members_meridian_and_are_flagged():
 
 @pytest.mark.parametrize(
     ("name", "epsg"),
-    [("Thái Nguyên", 9213), ("Tỉnh Thai Nguyen", 9213), ("Thành phố Hà Nội", 5897), ("TP. Hồ Chí Minh", 9210),
-     ("Quảng Ngãi", 5898), ("Dak Lak", 9218), ("Bắc Ninh (cũ)", 9209), ("Bac Ninh (2025)", 9214), ("Huế", 9214)],
+    [
+        ("Thái Nguyên", 9213),
+        ("Tỉnh Thai Nguyen", 9213),
+        ("Thành phố Hà Nội", 5897),
+        ("TP. Hồ Chí Minh", 9210),
+        ("Quảng Ngãi", 5898),
+        ("Dak Lak", 9218),
+        ("Bắc Ninh (cũ)", 9209),
+        ("Bac Ninh (2025)", 9214),
+        ("Huế", 9214),
+    ],
 )
 def test_province_names_are_tolerant(name, epsg):
     assert vncrs.province_crs(name).to_epsg() == epsg
@@ -77,7 +89,9 @@ def test_a_meridian_without_epsg_code_lands_where_epsg_would():
 
 
 def test_internal_vn2000_is_recognised():
-    internal = CRS.from_proj4("+proj=tmerc +lat_0=0 +lon_0=106.5 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +units=m")
+    internal = CRS.from_proj4(
+        "+proj=tmerc +lat_0=0 +lon_0=106.5 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +units=m"
+    )
     assert vncrs.lacks_vn2000_shift(internal)
     assert not vncrs.lacks_vn2000_shift(CRS.from_epsg(9213))
     assert not vncrs.lacks_vn2000_shift(vncrs.tm3_crs(106.75))

@@ -170,3 +170,23 @@ def test_the_sample_population_lives_on_its_ont_land():
 def test_layers_in_different_crs_are_refused():
     with pytest.raises(ValidationError, match="different CRSs"):
         dasymetric.allocate_population(three_hamlets(), parcels().to_crs("EPSG:32648"))
+
+
+def test_pieces_of_the_hamlet_split_give_the_same_allocation():
+    # the pipeline splits all parcels by the hamlets once and passes the pieces
+    hamlets, landuse = three_hamlets(), parcels()
+    pieces = geo.indicators.split_pieces(
+        landuse.geometry.to_numpy(),
+        hamlets.geometry.to_numpy(),
+        keep=dasymetric.residential(landuse),
+    )
+    alone = dasymetric.allocate_population(hamlets, landuse)
+    given = dasymetric.allocate_population(hamlets, landuse, pieces=pieces)
+    pd.testing.assert_frame_equal(alone.hamlets, given.hamlets)
+    pd.testing.assert_frame_equal(
+        alone.pieces.drop(columns="geometry"), given.pieces.drop(columns="geometry")
+    )
+    assert alone.pieces.geometry.to_wkb().tolist() == given.pieces.geometry.to_wkb().tolist()
+    without_parts = pieces._replace(geometry=None)  # cut parts are then intersected again
+    again = dasymetric.allocate_population(hamlets, landuse, pieces=without_parts)
+    assert alone.pieces.geometry.to_wkb().tolist() == again.pieces.geometry.to_wkb().tolist()

@@ -12,7 +12,13 @@ from geo import encoding
 from geo.names import match_key
 
 CITY = Path(__file__).parent / "data" / "tn-city-2009"
-NAMES = ["Xã Quyết Thắng", "Thôn Đồng Kiệm", "Xóm Cây Thị", "Tổ dân phố số 5", "Phường Hoàng Văn Thụ"]
+NAMES = [
+    "Xã Quyết Thắng",
+    "Thôn Đồng Kiệm",
+    "Xóm Cây Thị",
+    "Tổ dân phố số 5",
+    "Phường Hoàng Văn Thụ",
+]
 
 
 def as_tcvn3(text: str) -> str:
@@ -85,5 +91,8 @@ def test_output_is_nfc_and_matches_decomposed_input():
 
 
 def test_syllables():
-    assert all(encoding.is_vietnamese_syllable(w) for w in ["Nguyễn", "Quỳnh", "Giếng", "Người", "Hoà", "Thuỷ", "Huế"])
+    assert all(
+        encoding.is_vietnamese_syllable(w)
+        for w in ["Nguyễn", "Quỳnh", "Giếng", "Người", "Hoà", "Thuỷ", "Huế"]
+    )
     assert not any(encoding.is_vietnamese_syllable(w) for w in ["Th¾ng", "Quyêìt", "TơỊ", "sơì"])

@@ -40,16 +40,42 @@ TN = CRS.from_epsg(9213)
 X0, Y0 = 430_000.0, 2_385_000.0
 
 # --- project files -------------------------------------------------------------------------
-KEYS = ["name", "province", "crs", "ward_of", "as_of", "sources", "note", "path", "id", "layer",
-        "joins", "key", "match", "population", "households", "unit", "code", "kind", "wardof"]
+KEYS = [
+    "name",
+    "province",
+    "crs",
+    "ward_of",
+    "as_of",
+    "sources",
+    "note",
+    "path",
+    "id",
+    "layer",
+    "joins",
+    "key",
+    "match",
+    "population",
+    "households",
+    "unit",
+    "code",
+    "kind",
+    "wardof",
+]
 scalars = st.one_of(
-    st.text(max_size=12), st.integers(-5, 10**6), st.floats(allow_nan=True), st.booleans(),
-    st.sampled_from(["Thái Nguyên", "EPSG:9213", "EPSG:4326", "2025-03-01", "town", "hamlets", "id"]),
+    st.text(max_size=12),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.sampled_from(
+        ["Thái Nguyên", "EPSG:9213", "EPSG:4326", "2025-03-01", "town", "hamlets", "id"]
+    ),
     st.dates(),
 )
 tables = st.recursive(
     st.dictionaries(st.sampled_from(KEYS), scalars, max_size=6),
-    lambda inner: st.dictionaries(st.sampled_from([*KEYS, "units", "hamlets", "roads", "p"]), inner, max_size=4),
+    lambda inner: st.dictionaries(
+        st.sampled_from([*KEYS, "units", "hamlets", "roads", "p"]), inner, max_size=4
+    ),
     max_leaves=12,
 )
 projects = st.fixed_dictionaries(
@@ -83,9 +109,32 @@ def test_any_bytes_as_project_file(tmp_path_factory, raw, capsys):
 
 # --- attribute tables ----------------------------------------------------------------------
 cells = st.one_of(
-    st.sampled_from(["Xóm Cây Thị", "Khuôn 1", "xom khuon 11", "Đồng Kiệm", "", "—", "nan", "inf",
-                     "1.234", "1.234,5", "17,252", "-3", "1e9", "12 345", "abc", "X· QuyÕt", "Xaõ"]),
-    st.text(alphabet=string.printable + "ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚĂĐĨŨƠàáâãèéêìíòóôõùúăđĩũơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ", max_size=12),
+    st.sampled_from(
+        [
+            "Xóm Cây Thị",
+            "Khuôn 1",
+            "xom khuon 11",
+            "Đồng Kiệm",
+            "",
+            "—",
+            "nan",
+            "inf",
+            "1.234",
+            "1.234,5",
+            "17,252",
+            "-3",
+            "1e9",
+            "12 345",
+            "abc",
+            "X· QuyÕt",
+            "Xaõ",
+        ]
+    ),
+    st.text(
+        alphabet=string.printable
+        + "ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚĂĐĨŨƠàáâãèéêìíòóôõùúăđĩũơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ",
+        max_size=12,
+    ),
 )
 rows = st.lists(st.tuples(cells, cells, cells), max_size=8)
 
@@ -99,16 +148,26 @@ def hamlet_layer() -> gpd.GeoDataFrame:
 
 
 @FUZZ
-@given(body=rows, header=st.sampled_from(["name,dan_so,so_ho", "TIÊU ĐỀ\nname,dan_so,so_ho", "a,b,c", ""]),
-       encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1258-ish", "latin-1", "utf-16"]))
+@given(
+    body=rows,
+    header=st.sampled_from(["name,dan_so,so_ho", "TIÊU ĐỀ\nname,dan_so,so_ho", "a,b,c", ""]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1258-ish", "latin-1", "utf-16"]),
+)
 def test_any_csv_joins_or_says_why(tmp_path_factory, body, header, encoding):
     root = tmp_path_factory.mktemp("t")
     text = header + "\n" + "".join(f"{a},{b},{c}\n" for a, b, c in body)
     path = root / "population.csv"
     codec = {"cp1258-ish": "cp1258"}.get(encoding, encoding)
     path.write_bytes(text.encode(codec, errors="replace"))
-    spec = TableSpec("population", path, None, "hamlets", "name", "name",
-                     {"population": "dan_so", "households": "so_ho"})
+    spec = TableSpec(
+        "population",
+        path,
+        None,
+        "hamlets",
+        "name",
+        "name",
+        {"population": "dan_so", "households": "so_ho"},
+    )
     try:
         joined, findings = join_table(hamlet_layer(), read_table(spec), spec)
     except GeoInputError as error:
@@ -140,8 +199,10 @@ def polygon(ring: list[tuple[float, float]], spike: bool, duplicate: bool) -> Po
 
 
 @FUZZ
-@given(shapes=st.lists(st.tuples(rings, st.booleans(), st.booleans()), min_size=1, max_size=4),
-       role=st.sampled_from(["units", "landuse"]))
+@given(
+    shapes=st.lists(st.tuples(rings, st.booleans(), st.booleans()), min_size=1, max_size=4),
+    role=st.sampled_from(["units", "landuse"]),
+)
 def test_any_polygons_validate_or_say_why(shapes, role):
     geometries = [polygon(r, s, d) for r, s, d in shapes]
     raw = gpd.GeoDataFrame(
@@ -168,11 +229,17 @@ def mutations() -> list[tuple[str, str, bytes]]:
     """(case, file name, content) for the units layer: truncations, bit flips, bad encodings."""
     good = (BAD / "duplicate-ids.geojson").read_bytes().replace(b'"001", "001"', b'"001", "002"')
     gpkg = (BAD / "two-layers.gpkg").read_bytes()
-    cases = [("truncated geojson", "u.geojson", good[: len(good) // 2]),
-             ("geojson bad json", "u.geojson", good.replace(b"]", b"", 3)),
-             ("geojson latin-1 names", "u.geojson", good.decode().replace("Xã", "X\udce3").encode("utf-8", "surrogateescape")),
-             ("gpkg header only", "u.gpkg", gpkg[:100]),
-             ("gpkg zeroed page", "u.gpkg", gpkg[:4096] + bytes(512) + gpkg[4608:])]
+    cases = [
+        ("truncated geojson", "u.geojson", good[: len(good) // 2]),
+        ("geojson bad json", "u.geojson", good.replace(b"]", b"", 3)),
+        (
+            "geojson latin-1 names",
+            "u.geojson",
+            good.decode().replace("Xã", "X\udce3").encode("utf-8", "surrogateescape"),
+        ),
+        ("gpkg header only", "u.gpkg", gpkg[:100]),
+        ("gpkg zeroed page", "u.gpkg", gpkg[:4096] + bytes(512) + gpkg[4608:]),
+    ]
     rng = np.random.default_rng(20250701)
     for i in range(12):
         data = bytearray(good)
@@ -191,7 +258,8 @@ MUTATIONS = mutations()
 
 @pytest.mark.parametrize(("case", "name", "content"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
 def test_mutated_files_end_clearly(  # noqa: PLR0917
-    tiny_project, tmp_path, capsys, case, name, content):
+    tiny_project, tmp_path, capsys, case, name, content
+):
     if name == "h.dbf":  # a TCVN3 shapefile whose .cpg claims UTF-8
         for suffix in (".shp", ".shx", ".prj", ".dbf"):
             shutil.copy((BAD / "hamlets-tcvn3").with_suffix(suffix), tiny_project / f"h{suffix}")

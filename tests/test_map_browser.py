@@ -338,3 +338,101 @@ def test_units_without_hamlets_get_popups(
         page.page.locator(".leaflet-popup-content .wm-popup-title").inner_text() == "Xã Phúc Trìu"
     )
     assert_clean(page)
+
+
+# --------------------------------------------------------------------------- roadmap progress
+
+# The progress layer's path of a feature, and a point a click on it reaches.
+PROGRESS_POINT_JS = """(name) => {
+  let path = null;
+  wardMap.map.eachLayer(l => {
+    if (l.feature && l.feature.properties.entry && l.feature.properties.name === name && l._path) {
+      path = l._path;
+    }
+  });
+  if (!path) { return null; }
+  const r = path.getBoundingClientRect();
+  const points = [];
+  for (let i = 1; i < 24; i++) {
+    for (let j = 1; j < 24; j++) {
+      points.push([r.left + r.width * i / 24, r.top + r.height * j / 24]);
+    }
+  }
+  const cx = r.left + r.width / 2, cy = r.top + r.height / 2;
+  points.sort((a, b) => Math.hypot(a[0] - cx, a[1] - cy) - Math.hypot(b[0] - cx, b[1] - cy));
+  return points.find(p => document.elementFromPoint(p[0], p[1]) === path) || null;
+}"""
+
+
+def test_sample_roadmap_progress_layer(
+    browser: Any, sample_html: str, tmp_path: Path, opened: list[OpenedMap]
+) -> None:
+    page = open_page(browser, sample_html, tmp_path, opened)
+    progress_paths = ".leaflet-wm-progress-pane path.leaflet-interactive"
+    assert count(page, progress_paths) == 0  # off until asked for
+    summary = page.page.locator("#wm-title .wm-progress-summary").inner_text()
+    for badge in ("Đạt mục tiêu 2", "Đúng tiến độ 1", "Có nguy cơ chậm 1", "Trễ hạn 1"):
+        assert badge in summary
+    page.page.locator("#wm-progress-show").click()
+    assert count(page, progress_paths) == 5  # the commune and four hamlets with a line
+    switch = page.page.locator("#wm-layers label", has_text="Tiến độ / Progress").locator("input")
+    assert switch.is_checked()
+    items = page.page.locator("#wm-legend-progress .wm-legend-item").all_inner_texts()
+    assert [re.sub(r"\s+", " ", i) for i in items] == [
+        "Đạt mục tiêu / Target met 2",
+        "Đúng tiến độ / On track 1",
+        "Có nguy cơ chậm / At risk 1",
+        "Trễ hạn / Late 1",
+        "Chưa có dữ liệu / No data 0",
+    ]
+    tip = page.page.locator("#wm-legend-progress .wm-legend-item").nth(3).get_attribute("title")
+    assert tip is not None
+    assert "the deadline has passed" in tip
+    point = page.page.evaluate(PROGRESS_POINT_JS, "Xóm Khuôn 2")
+    assert point is not None
+    page.page.mouse.click(point[0], point[1])
+    popup = page.page.locator(".leaflet-popup-content").inner_text()
+    assert "Xóm Khuôn 2" in popup
+    assert "Tiến độ / Progress: Đúng tiến độ / On track" in popup
+    for text in ("Giao thông", "45,99 %", "≥ 55 %", "31/12/2025", "Trưởng xóm Khuôn 2"):
+        assert text in popup
+    switch.uncheck()
+    assert count(page, progress_paths) == 0
+    assert count(page, "#wm-legend-progress") == 0
+    assert_clean(page)
+
+
+def test_no_roadmap_no_progress_layer(
+    browser: Any, fixture_html: str, tmp_path: Path, opened: list[OpenedMap]
+) -> None:
+    page = open_page(browser, fixture_html, tmp_path, opened)
+    assert "Tiến độ" not in page.page.locator("#wm-layers").inner_text()
+    assert count(page, "#wm-progress-show") == 0
+    assert_clean(page)
+
+
+# --------------------------------------------------------------------------- a large map
+
+
+def test_large_map_colours_hamlets_by_their_largest_land_use(
+    browser: Any, tmp_path: Path, opened: list[OpenedMap], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geo import webmap
+
+    monkeypatch.setattr(webmap, "PARCEL_DETAIL_LIMIT", 50)
+    monkeypatch.setattr(webmap, "LANDUSE_SHAPE_LIMIT", 36)  # as if a province
+    page = open_page(browser, render_fixture(), tmp_path, opened, fragment="#theme=landuse")
+    assert count(page, ".leaflet-wm-landuse-pane canvas") == 0  # no land-use shapes
+    classes = page.page.evaluate("wardMap.data.landuse.classes.map(c => c.color)")
+    largest = page.page.evaluate("wardMap.data.hamlets.geojson.features.map(f => f.properties.ld)")
+    assert fills(page, "wm-hamlets") == [f"{classes[i]}@0.72" for i in largest]
+    legend = page.page.locator("#wm-legend-theme").inner_text()
+    assert "largest land-use class" in legend
+    assert "Số thửa / Parcels: 100" in legend
+    click_feature(page, "hamlet", "Xóm Mỏ Bạch")
+    popup = page.page.locator(".leaflet-popup-content")
+    assert "Cơ cấu sử dụng đất / Land-use shares" in popup.inner_text()
+    rows = popup.locator(".wm-shares tr").all_inner_texts()
+    assert len(rows) == 6  # the classes of its 15 parcels, largest first
+    assert re.sub(r"\s+", " ", rows[0]) == "LUA — Đất trồng lúa 400,00 ha 26,7 %"
+    assert_clean(page)

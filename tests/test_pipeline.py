@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import VN2000_TN, square
 
 import geo
+from geo import pipeline
 from geo.errors import JoinError, LayerReadError, NoCrsError, ValidationError
 
 # The tiny project's three parcels leave most land uncovered, hamlet A2 has no residential
@@ -205,3 +207,75 @@ def test_residents_and_access_per_hamlet(result):
         ((200 - 150) ** 2 + (200 - 125) ** 2) ** 0.5, abs=0.01
     )
     assert hamlets.loc["A1", "share_within_school_pct"] == 100.0
+
+
+# --------------------------------------------------------------------------- one split
+
+
+def split_fixture(hamlet_boxes, unit_ids):
+    """Two units, hamlets as given, and 400 random parcels over both (many straddling)."""
+    units = gpd.GeoDataFrame(
+        {"id": ["001", "002"]},
+        geometry=[square(0, 0, 3000, 2000), square(3000, 0, 2000, 2000)],
+        crs=VN2000_TN,
+    )
+    hamlets = gpd.GeoDataFrame(
+        {"id": [f"H{i}" for i in range(len(hamlet_boxes))], "unit_id": unit_ids},
+        geometry=[square(*b) for b in hamlet_boxes],
+        crs=VN2000_TN,
+    )
+    rng = np.random.default_rng(8)
+    corners = rng.uniform(-100, 5000, (400, 2)).round(2)
+    sizes = rng.uniform(5, 300, (400, 2)).round(2)
+    landuse = gpd.GeoDataFrame(
+        {"code": rng.choice(["LUA", "ONT", "CLN", "ODT"], 400)},
+        geometry=[square(x, y, w, h) for (x, y), (w, h) in zip(corners, sizes, strict=True)],
+        crs=VN2000_TN,
+    )
+    return units, hamlets, {"units": units, "landuse": landuse}
+
+
+TILED = [(0, 0, 1500, 2000), (1500, 0, 1500, 2000), (3000, 0, 2000, 1000), (3000, 1000, 2000, 1000)]
+
+
+def test_units_summed_from_hamlets_equal_the_direct_split():
+    units, hamlets, layers = split_fixture(TILED, ["001", "001", "002", "002"])
+    assert geo.coverage.hamlets_tile_units(units, hamlets).tolist() == [True, True]
+    hamlet_pieces = pipeline._landuse_pieces(hamlets, layers)
+    summed = pipeline._unit_pieces(units, hamlets, layers, hamlet_pieces)
+    direct = geo.indicators.split_pieces(
+        layers["landuse"].geometry.to_numpy(), units.geometry.to_numpy()
+    )
+    assert (summed.item.tolist(), summed.zone.tolist()) == (
+        direct.item.tolist(),
+        direct.zone.tolist(),
+    )
+    assert np.abs(summed.amount - direct.amount).max() <= 1e-9
+    ours = geo.indicators.landuse_indicators(layers["landuse"], units, pieces=summed)
+    theirs = geo.indicators.landuse_indicators(layers["landuse"], units)
+    pd.testing.assert_frame_equal(ours, theirs, rtol=1e-12)
+
+
+def test_a_unit_its_hamlets_do_not_tile_is_split_directly():
+    # unit 002 lacks its upper hamlet: its parcels are split by the unit itself
+    units, hamlets, layers = split_fixture(TILED[:3], ["001", "001", "002"])
+    assert geo.coverage.hamlets_tile_units(units, hamlets).tolist() == [True, False]
+    hamlet_pieces = pipeline._landuse_pieces(hamlets, layers)
+    mixed = pipeline._unit_pieces(units, hamlets, layers, hamlet_pieces)
+    direct = geo.indicators.split_pieces(
+        layers["landuse"].geometry.to_numpy(), units.geometry.to_numpy()
+    )
+    own = mixed.zone == 1
+    assert mixed.item[own].tolist() == direct.item[direct.zone == 1].tolist()
+    assert mixed.amount[own].tolist() == direct.amount[direct.zone == 1].tolist()  # exactly
+
+
+def test_the_tiny_project_split_once_equals_separate_splits(result):
+    landuse = result.landuse
+    for zones in (result.hamlets, result.units):
+        again = geo.indicators.landuse_indicators(landuse, zones)
+        columns = [c for c in again.columns if c in zones.columns]
+        pd.testing.assert_frame_equal(
+            zones[columns].reset_index(drop=True), again[columns].reset_index(drop=True),
+            rtol=1e-12,
+        )  # fmt: skip

@@ -62,7 +62,9 @@ def test_inputs_untouched_by_good_and_failed_runs(tiny_project, tmp_path, capsys
     assert "which is not a number" in capsys.readouterr().err
 
 
-def test_a_failure_while_writing_leaves_earlier_outputs_intact(tiny_project, first_run, monkeypatch, capsys):
+def test_a_failure_while_writing_leaves_earlier_outputs_intact(
+    tiny_project, first_run, monkeypatch, capsys
+):
     out, before = first_run
     calls = []
 
@@ -79,7 +81,9 @@ def test_a_failure_while_writing_leaves_earlier_outputs_intact(tiny_project, fir
     assert not [p for p in out.iterdir() if p.name.startswith(".geo-run-")]
 
 
-def test_an_interrupted_run_leaves_earlier_outputs_intact(tiny_project, first_run, monkeypatch, capsys):
+def test_an_interrupted_run_leaves_earlier_outputs_intact(
+    tiny_project, first_run, monkeypatch, capsys
+):
     out, before = first_run
 
     def interrupted(frame, path):

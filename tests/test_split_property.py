@@ -19,7 +19,7 @@ from conftest import X0, Y0
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo.indicators import split_lines, split_polygons
+from geo.indicators import _split, split_lines, split_pieces, split_polygons
 
 SIDE = 1000.0  # metres
 TOLERANCE = 1e-6  # m² for areas, m for lengths
@@ -205,3 +205,89 @@ def test_a_road_partly_along_a_shared_edge():
         {0: 700.0, 1: 200.0}
     )
     assert line.tolist() == [0, 0]
+
+
+# --------------------------------------------------------------------------- the fast split
+# split_polygons classifies most parcels on a grid and the rest by boundary pieces
+# (geo.indicators._polygon_pairs); it must give exactly, and in the same order, what the
+# plain method gives: every intersecting pair, the parcel's own area when the zone contains
+# it properly, the intersection's area otherwise.
+
+
+def reference_split(geometries, zones, measure=shapely.area):
+    index, zone = shapely.STRtree(zones).query(geometries, predicate="intersects")
+    inside = shapely.contains_properly(zones[zone], geometries[index])
+    amount = measure(geometries[index])
+    amount[~inside] = measure(
+        shapely.intersection(geometries[index[~inside]], zones[zone[~inside]])
+    )
+    keep = amount > 0
+    return index[keep], zone[keep], amount[keep]
+
+
+def assert_same_split(ours, reference):
+    for got, expected in zip(ours, reference, strict=True):
+        assert np.array_equal(got, expected)
+
+
+@st.composite
+def mixed_parcels(draw):
+    """Parcels of a tiling, loose shapes, and multi-part parcels made of two of them."""
+    tiled = draw(parcel_tilings())
+    loose = draw(loose_parcels())
+    pairs = [shapely.multipolygons([a, b]) for a, b in zip(tiled[::2], loose, strict=False)]
+    pairs = [p for p in pairs if p.is_valid]
+    return np.array([*tiled, *loose, *pairs], dtype=object)
+
+
+@PROPERTY
+@given(zones=tilings, parcels=mixed_parcels())
+def test_split_is_the_plain_method_exactly(zones, parcels):
+    assert_same_split(split_polygons(parcels, zones), reference_split(parcels, zones))
+
+
+@PROPERTY
+@given(zones=tilings, lines=roads())
+def test_line_split_pairs_are_the_plain_method(zones, lines):
+    ours = _split(lines, zones, measure=shapely.length)
+    assert_same_split(ours[:3], reference_split(lines, zones, shapely.length))
+
+
+def test_many_small_parcels_on_the_grid_are_the_plain_method():
+    # thousands of parcels, so most are classified on the grid; zones with a hole filled
+    # by another zone, and two zones overlapping (cells inside two zones)
+    rng = np.random.default_rng(8)
+    zones = voronoi(ORIGIN + rng.uniform(0, SIDE, (12, 2)).round(2), SQUARE)
+    hole = shapely.box(X0 + 400, Y0 + 400, X0 + 600, Y0 + 600)
+    zones = np.array([*shapely.difference(zones, hole), hole, hole.buffer(30, join_style="mitre")])
+    frame = shapely.box(X0 - 50, Y0 - 50, X0 + SIDE + 50, Y0 + SIDE + 50)
+    parcels = voronoi(ORIGIN - 50 + rng.uniform(0, SIDE + 100, (3000, 2)).round(2), frame)
+    corner = shapely.MultiPolygon([shapely.box(X0, Y0, X0 + 1, Y0 + 1)])
+    apart = shapely.MultiPolygon(  # parts deep inside two zones, and one outside them all
+        [shapely.box(X0 + 100, Y0 + 100, X0 + 101, Y0 + 101), shapely.box(X0 + 900, Y0 + 900,
+         X0 + 901, Y0 + 901), shapely.box(X0 + 480, Y0 + 480, X0 + 481, Y0 + 481)]
+    )  # fmt: skip
+    beyond = shapely.MultiPolygon(
+        [shapely.box(X0 + 500, Y0 + 100, X0 + 501, Y0 + 101), shapely.box(X0 + 500, Y0 - 90,
+         X0 + 501, Y0 - 89)]
+    )  # fmt: skip
+    parcels = np.array([*parcels, corner, apart, beyond])
+    assert_same_split(split_polygons(parcels, zones), reference_split(parcels, zones))
+
+
+def test_kept_parts_are_the_intersections():
+    zones = np.array(
+        [shapely.box(X0, Y0, X0 + 500, Y0 + 1000), shapely.box(X0 + 500, Y0, X0 + 1000, Y0 + 1000)]
+    )
+    parcels = np.array(
+        [
+            shapely.box(X0 + 450, Y0, X0 + 550, Y0 + 10),
+            shapely.box(X0 + 20, Y0 + 20, X0 + 30, Y0 + 30),
+        ]
+    )
+    pieces = split_pieces(parcels, zones, keep=np.array([True, True]))
+    assert pieces.item.tolist() == [0, 0, 1]
+    assert shapely.equals(pieces.geometry[0], shapely.intersection(parcels[0], zones[0]))
+    assert shapely.equals(pieces.geometry[1], shapely.intersection(parcels[0], zones[1]))
+    assert pieces.geometry[2] is None  # a whole parcel is its own part
+    assert pieces.amount.tolist() == [500.0, 500.0, 100.0]

@@ -584,11 +584,12 @@ def test_criteria_rows_in_popup(data: dict[str, Any]) -> None:
         None,
     )
     assert (rows[1]["v"], rows[1]["t"]) == ("11,13", "5,5")
-    assert (rows[2]["s"], rows[2]["v"], rows[2]["n"]) == (
+    assert (rows[2]["s"], rows[2]["v"], data["units"]["notes"][rows[2]["n"]]) == (
         "not_assessed",
         None,
         "Cần nhập tỷ lệ lao động / supply the labour share",
     )
+    assert "n" not in rows[0]  # no note: no index
     fail = units[1]["properties"]["cr"][0]
     assert (fail["s"], fail["g"], fail["c"]) == ("fail", "5.200", 0)
     assert pop["classes"] == {"labels": ["5.200"], "colors": ["#de2d26"]}

@@ -92,7 +92,9 @@
       }
     });
     if (data.landuse) {
-      themes.push({ id: "landuse", level: null, kind: "landuse", group: "other", label: data.ui.landuse });
+      /* shares mode: the hamlets (communes) coloured by their largest land-use class */
+      var zones = data.landuse.mode === "shares" ? data.landuse.level : null;
+      themes.push({ id: "landuse", level: zones, kind: "landuse", group: zones ? zones + ":other" : "other", label: data.ui.landuse });
     }
     themes.push({ id: "none", level: null, kind: "none", group: "other", label: data.ui.noTheme });
     return themes;
@@ -148,6 +150,11 @@
         return { key: "d" + i, label: label, color: d.colors[i] };
       }).concat([{ key: "none", label: bi(data.ui.noData), color: d.noDataColor }]);
     }
+    if (theme.kind === "landuse" && theme.level) {
+      return data.landuse.classes.map(function (cls, i) {
+        return { key: "lu" + i, label: cls.code + " — " + cls.vi, color: cls.color };
+      }).concat([{ key: "none", label: bi(data.ui.noData), color: data.density.noDataColor }]);
+    }
     return [];
   }
 
@@ -167,6 +174,9 @@
     }
     if (theme.kind === "density") {
       return props.dc < 0 ? "none" : "d" + props.dc;
+    }
+    if (theme.kind === "landuse") {
+      return props.ld === undefined || props.ld < 0 ? "none" : "lu" + props.ld;
     }
     return null;
   }
@@ -221,7 +231,7 @@
     tr.appendChild(el("td", "wm-gap", gapText(def, c)));
   }
 
-  function criterionDetails(data, def, c) {
+  function criterionDetails(data, spec, def, c) {
     var td = el("td", "wm-crit-detail");
     td.colSpan = 5;
     var source = c.src !== undefined ? c.src : def.src;
@@ -231,8 +241,8 @@
     if (def.conf !== "verified") {
       td.appendChild(el("div", "wm-flag", "* " + bi(data.confidence[def.conf])));
     }
-    if (c.n) {
-      td.appendChild(el("div", "wm-note", bi(data.ui.note) + ": " + c.n));
+    if (c.n !== undefined && spec.notes[c.n]) {
+      td.appendChild(el("div", "wm-note", bi(data.ui.note) + ": " + spec.notes[c.n]));
     }
     return td;
   }
@@ -268,7 +278,7 @@
       var tr = el("tr", "wm-crit-row" + (c.i === active ? " wm-active" : ""));
       criterionCells(data, tr, def, c);
       table.appendChild(tr);
-      var details = criterionDetails(data, def, c);
+      var details = criterionDetails(data, spec, def, c);
       if (details.childNodes.length) {
         var tr2 = el("tr", "wm-crit-more" + (c.i === active ? " wm-active" : ""));
         tr2.appendChild(details);
@@ -390,6 +400,7 @@
         });
       }
     });
+    this.progressItems = data.progress ? progressItems(data) : [];
     this.unitById = {};
     data.units.geojson.features.forEach(function (f) { self.unitById[f.properties.id] = f; });
   }
@@ -447,14 +458,14 @@
     this.unitLayer.setStyle(this.styleFor("unit"));
     if (this.hamletLayer) {
       this.hamletLayer.setStyle(this.styleFor("hamlet"));
-      /* Hamlets stay clickable over a commune theme (transparent), not over land use. */
-      if (theme.kind === "landuse") {
+      /* Hamlets stay clickable over a commune theme (transparent), not over land-use shapes. */
+      if (theme.kind === "landuse" && !theme.level) {
         map.removeLayer(this.hamletLayer);
       } else if (!map.hasLayer(this.hamletLayer)) {
         this.hamletLayer.addTo(map);
       }
     }
-    if (this.data.landuse) {
+    if (this.data.landuse && this.data.landuse.geojson) {
       if (theme.kind === "landuse") {
         this.landuseLayer().addTo(map);
       } else if (this._landuse) {
@@ -513,14 +524,49 @@
       }
       root.appendChild(commune);
     }
+    var shares = props.lu && props.lu.length;
+    /* under the land-use theme, the shares first */
+    if (shares && this.theme.kind === "landuse") {
+      root.appendChild(el("div", "wm-popup-h", bi(data.ui.landuseShares)));
+      root.appendChild(sharesChart(data, props.lu));
+    }
     if (props.cr.length) {
       var active = this.theme.level === level && this.theme.kind === "criterion" ? this.theme.index : -1;
       root.appendChild(el("div", "wm-popup-h", bi(data.ui.criteria)));
       root.appendChild(criteriaTable(data, spec, props, active));
     }
     root.appendChild(indicatorTable(data, spec.columns, props));
+    if (shares && this.theme.kind !== "landuse") {
+      root.appendChild(el("div", "wm-popup-h", bi(data.ui.landuseShares)));
+      root.appendChild(sharesChart(data, props.lu));
+    }
     return root;
   };
+
+  /* Land-use shares of a zone, largest first: swatch, class, a bar, hectares and per cent. */
+  function sharesChart(data, shares) {
+    var table = el("table", "wm-shares");
+    shares.forEach(function (share) {
+      var cls = data.landuse.classes[share[0]];
+      var tr = el("tr");
+      var name = el("td", "wm-share-name");
+      var box = el("span", "wm-swatch wm-swatch-box");
+      box.style.background = cls.color;
+      name.appendChild(box);
+      name.appendChild(document.createTextNode(cls.code + " — " + cls.vi));
+      tr.appendChild(name);
+      var barCell = el("td", "wm-share-bar");
+      var bar = el("span", "wm-bar");
+      bar.style.width = Math.max(1, parseFloat(share[2].replace(/\./g, "").replace(",", "."))) + "%";
+      bar.style.background = cls.color;
+      barCell.appendChild(bar);
+      tr.appendChild(barCell);
+      tr.appendChild(el("td", "wm-share-num", share[1] + " ha"));
+      tr.appendChild(el("td", "wm-share-num", share[2] + " %"));
+      table.appendChild(tr);
+    });
+    return table;
+  }
 
   WardMap.prototype.openPopup = function (level, props) {
     if (props.lp) {
@@ -710,7 +756,7 @@
   }
 
   function makePanes(map) {
-    [["wm-units", 400], ["wm-landuse", 405], ["wm-hamlets", 410], ["wm-outlines", 430],
+    [["wm-units", 400], ["wm-landuse", 405], ["wm-hamlets", 410], ["wm-progress", 415], ["wm-outlines", 430],
       ["wm-roads", 440], ["wm-findings", 445], ["wm-labels", 620]].forEach(function (p) {
       map.createPane(p[0]).style.zIndex = String(p[1]);
     });
@@ -749,7 +795,7 @@
     if (theme.kind === "none") {
       return null;
     }
-    if (theme.kind === "landuse") {
+    if (theme.kind === "landuse" && !theme.level) {
       var spec = data.landuse;
       return {
         title: bi(data.ui.landuse), id: "wm-legend-theme",
@@ -763,6 +809,10 @@
     var counts = countBy(level.geojson.features, function (p) { return categoryKey(theme, self.mode, p); });
     var title = bi(level.level) + ": " + bi(theme.label);
     var lines = [];
+    if (theme.kind === "landuse") {
+      lines.push(bi(data.ui.landuseLargest));
+      lines.push(bi(data.ui.parcels) + ": " + integer(data.landuse.parcels));
+    }
     if (theme.family !== undefined) {
       lines.push(bi(level.families[theme.family].label));
     }
@@ -781,11 +831,176 @@
     var items = categories(data, theme, this.mode).filter(function (c) {
       /* the generic "fail" entry of a gap legend only when some failure has no numeric gap */
       return !(self.mode === "gap" && c.key === "fail" && !counts.fail);
+    }).filter(function (c) {
+      /* of the many land-use classes, those that are the largest somewhere */
+      return theme.kind !== "landuse" || counts[c.key];
     }).map(function (c) {
       return { label: c.label, color: c.color, shape: "box", count: counts[c.key] || 0 };
     });
     return { title: title, lines: lines, items: items, id: "wm-legend-theme" };
   };
+
+  /* ---- roadmap progress ---------------------------------------------- */
+
+  function progressStatus(data, key) {
+    return data.progress.statuses.filter(function (s) { return s.key === key; })[0];
+  }
+
+  /* Black or white text, whichever reads better on a "#rrggbb" background. */
+  function textOn(color) {
+    var n = parseInt(color.slice(1), 16);
+    var luminance = 0.299 * (n >> 16) + 0.587 * ((n >> 8) & 255) + 0.114 * (n & 255);
+    return luminance > 150 ? "#1b1b1b" : "#ffffff";
+  }
+
+  function progressBadge(data, key) {
+    var status = progressStatus(data, key);
+    var badge = el("span", "wm-badge wm-progress-badge", bi(status.label));
+    badge.style.background = status.color;
+    badge.style.color = textOn(status.color);
+    return badge;
+  }
+
+  /* The units and hamlets with a roadmap line, drawn with their own shapes (units first,
+   * under the hamlets): the level, id, name and roadmap entry of each. */
+  function progressItems(data) {
+    var items = [];
+    ["unit", "hamlet"].forEach(function (level) {
+      var spec = levelSpec(data, level);
+      var entries = data.progress[level];
+      if (!spec) {
+        return;
+      }
+      spec.geojson.features.forEach(function (f) {
+        var entry = entries[f.properties.id];
+        if (entry) {
+          items.push({
+            type: "Feature", geometry: f.geometry,
+            properties: { level: level, id: f.properties.id, name: f.properties.name, lp: f.properties.lp, entry: entry }
+          });
+        }
+      });
+    });
+    return items;
+  }
+
+  function progressCounts(data, items) {
+    var counts = {};
+    items.forEach(function (f) {
+      var key = f.properties.entry.s;
+      counts[key] = (counts[key] || 0) + 1;
+    });
+    return counts;
+  }
+
+  function progressPopup(data, props) {
+    var ui = data.ui;
+    var entry = props.entry;
+    var root = el("div", "wm-popup wm-progress-popup");
+    root.appendChild(el("div", "wm-popup-title", props.name || "—"));
+    root.appendChild(el("div", "wm-popup-sub",
+      bi(levelSpec(data, props.level).level) + " · " + bi(ui.code) + ": " + props.id));
+    var line = el("div", "wm-verdict", bi(ui.progress) + ": ");
+    line.appendChild(progressBadge(data, entry.s));
+    root.appendChild(line);
+    root.appendChild(el("div", "wm-popup-h",
+      bi(ui.roadmap) + " (" + bi(ui.asOf) + " " + data.progress.asOf + ")"));
+    entry.l.forEach(function (item) {
+      var block = el("div", "wm-progress-line");
+      var head = el("div", "wm-progress-head");
+      head.appendChild(el("span", "wm-progress-criterion", item.vi));
+      head.appendChild(document.createTextNode(" "));
+      head.appendChild(progressBadge(data, item.s));
+      if (item.en || item.code) {
+        head.appendChild(el("div", "wm-en", (item.en ? item.en + " · " : "") + item.code));
+      }
+      block.appendChild(head);
+      var table = el("table", "wm-ind");
+      if (item.v === null) {
+        row(table, bi(ui.latest), bi(ui.noData), "wm-na");
+      } else {
+        row(table, bi(ui.latest), withUnit(item.v, item.uom));
+      }
+      row(table, bi(ui.target), withUnit((item.op ? item.op + " " : "") + item.t, item.uom));
+      row(table, bi(ui.deadline), item.d);
+      row(table, bi(ui.owner), item.o || "—");
+      block.appendChild(table);
+      if (item.r) {
+        block.appendChild(el("div", "wm-progress-rule", item.r));
+      }
+      root.appendChild(block);
+    });
+    return root;
+  }
+
+  function progressLayer(wm) {
+    var data = wm.data;
+    var colors = {};
+    data.progress.statuses.forEach(function (s) { colors[s.key] = s.color; });
+    return L.geoJSON({ type: "FeatureCollection", features: wm.progressItems }, {
+      pane: "wm-progress",
+      style: function (feature) {
+        var p = feature.properties;
+        var color = colors[p.entry.s];
+        return p.level === "unit"
+          ? { color: color, weight: 5, opacity: 0.95, fill: true, fillColor: color, fillOpacity: 0.08 }
+          : { color: "#3a3a3a", weight: 1, opacity: 0.9, fill: true, fillColor: color, fillOpacity: 0.8 };
+      },
+      onEachFeature: function (feature, layer) {
+        var props = feature.properties;
+        layer.bindPopup(function () { return progressPopup(data, props); }, POPUP_OPTIONS);
+        layer.bindTooltip(function () {
+          var box = el("div", "wm-tip");
+          box.appendChild(el("strong", null, props.name));
+          box.appendChild(el("div", null, bi(progressStatus(data, props.entry.s).label)));
+          return box;
+        }, { sticky: true });
+      }
+    });
+  }
+
+  function progressLegend(wm) {
+    var data = wm.data;
+    var spec = data.progress;
+    var counts = progressCounts(data, wm.progressItems);
+    var lines = [bi(data.ui.asOf) + " " + spec.asOf, bi(data.ui.progressHow)];
+    if (spec.missing) {
+      lines.push(integer(spec.missing) + " " + bi(data.ui.progressMissing));
+    }
+    return {
+      title: bi(data.ui.roadmap), id: "wm-legend-progress", lines: lines,
+      items: spec.statuses.map(function (s) {
+        return { label: bi(s.label), color: s.color, shape: "box", count: counts[s.key] || 0, tip: s.rule[0] + " / " + s.rule[1] };
+      })
+    };
+  }
+
+  /* A line of the title block: the statuses' counts, and a button that shows the layer. */
+  function progressSummary(wm) {
+    var data = wm.data;
+    var line = el("div", "wm-summary wm-progress-summary");
+    line.appendChild(el("span", null, bi(data.ui.roadmap) + " (" + data.progress.asOf + "): "));
+    var counts = progressCounts(data, wm.progressItems);
+    data.progress.statuses.forEach(function (s) {
+      if (counts[s.key]) {
+        var badge = progressBadge(data, s.key);
+        badge.textContent = s.label[0] + " " + counts[s.key];
+        line.appendChild(badge);
+        line.appendChild(document.createTextNode(" "));
+      }
+    });
+    var show = el("button", "wm-link", bi(data.ui.progressShow));
+    show.type = "button";
+    show.id = "wm-progress-show";
+    L.DomEvent.on(show, "click", function () {
+      var overlay = wm.overlays.filter(function (o) { return o.id === "progress"; })[0];
+      if (overlay && !wm.map.hasLayer(overlay.layer)) {
+        overlay.layer.addTo(wm.map);  /* the layer switcher ticks it and the legend follows */
+      }
+    });
+    line.appendChild(show);
+    return line;
+  }
 
   /* ---- controls ------------------------------------------------------- */
 
@@ -819,6 +1034,9 @@
     var list = el("div", spec.items.length > 6 && spec.compact ? "wm-legend-items wm-cols" : "wm-legend-items");
     spec.items.forEach(function (item) {
       var line = el("div", "wm-legend-item" + (item.count === 0 ? " wm-empty" : ""));
+      if (item.tip) {
+        line.title = item.tip;
+      }
       line.appendChild(swatch(item));
       line.appendChild(el("span", "wm-legend-label", item.label));
       if (item.count !== undefined) {
@@ -841,6 +1059,12 @@
       if (theme) {
         container.appendChild(legendSection(theme));
       }
+      /* the roadmap progress, when on, right under the theme (it colours areas too) */
+      wm.overlays.forEach(function (o) {
+        if (o.legend && o.legendFirst && map.hasLayer(o.layer)) {
+          container.appendChild(legendSection(o.legend));
+        }
+      });
       var lines = [{ label: bi(wm.data.ui.unitBoundary), color: "#1b1b1b", shape: "line", weight: 2.5 }];
       wm.overlays.forEach(function (o) {
         if (o.boundary && map.hasLayer(o.layer)) {
@@ -849,7 +1073,7 @@
       });
       container.appendChild(legendSection({ title: bi(wm.data.ui.boundaries), items: lines }));
       wm.overlays.forEach(function (o) {
-        if (o.legend && map.hasLayer(o.layer)) {
+        if (o.legend && !o.legendFirst && map.hasLayer(o.layer)) {
           container.appendChild(legendSection(o.legend));
         }
       });
@@ -888,7 +1112,9 @@
     return line;
   }
 
-  function titleControl(map, data) {
+  function titleControl(wm) {
+    var map = wm.map;
+    var data = wm.data;
     var t = data.title;
     var control = L.control({ position: "topleft" });
     var box = el("div", "wm-panel wm-title");
@@ -898,6 +1124,9 @@
       box.appendChild(el("div", "wm-subtitle", t.subtitle));
     }
     box.appendChild(verdictSummary(data));
+    if (data.progress) {
+      box.appendChild(progressSummary(wm));
+    }
     /* The first note (e.g. "illustrative data") stays in view; the rest folds away. */
     if (t.notes.length) {
       box.appendChild(el("div", "wm-title-note", t.notes[0]));
@@ -1125,6 +1354,12 @@
         }
       });
     }
+    if (data.progress) {
+      out.push({
+        id: "progress", name: bi(data.ui.progress), on: false, layer: progressLayer(wm),
+        legend: progressLegend(wm), legendFirst: true
+      });
+    }
     if (data.findings && data.findings.geojson.features.length) {
       out.push({
         name: bi(data.ui.findings), on: true, layer: findingsLayer(data),
@@ -1182,7 +1417,7 @@
     if (data.hamlets) {
       wm.hamletLayer = wm.areaLayer("hamlet", "wm-hamlets");
     }
-    titleControl(map, data);
+    titleControl(wm);
     searchControl(wm);
     L.control.zoom({ position: "topleft" }).addTo(map);
     L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);

@@ -131,9 +131,7 @@ def main() -> None:
     other = units().set_crs("EPSG:9209", allow_override=True)  # 106°30' numbers, 105°30' CRS
     write(other, "other-meridian.fgb")
     lonlat = units().to_crs(4326)
-    lonlat.geometry = lonlat.geometry.map(
-        lambda g: Polygon([(y, x) for x, y in g.exterior.coords])
-    )
+    lonlat.geometry = lonlat.geometry.map(lambda g: Polygon([(y, x) for x, y in g.exterior.coords]))
     write(lonlat, "swapped-axes.geojson")
 
     # --- geometries ------------------------------------------------------------------------
@@ -176,10 +174,14 @@ def main() -> None:
     write(big, "hamlets-unrepairable.fgb")
 
     # --- ids -------------------------------------------------------------------------------
-    write(units(MA_DUP=["001", "001"]).drop(columns="MA").rename(columns={"MA_DUP": "MA"}),
-          "duplicate-ids.geojson")
-    write(units(MA_NULL=["001", None]).drop(columns="MA").rename(columns={"MA_NULL": "MA"}),
-          "null-ids.geojson")
+    write(
+        units(MA_DUP=["001", "001"]).drop(columns="MA").rename(columns={"MA_DUP": "MA"}),
+        "duplicate-ids.geojson",
+    )
+    write(
+        units(MA_NULL=["001", None]).drop(columns="MA").rename(columns={"MA_NULL": "MA"}),
+        "null-ids.geojson",
+    )
     far = hamlets()
     far.loc[3] = ["Z9", "Xóm Lạc", sq(20_000, 0, 100, 100)]
     write(far, "hamlet-outside.fgb")
@@ -188,19 +190,52 @@ def main() -> None:
     def table(rows: list[tuple[str, str, str]], name: str) -> None:
         pd.DataFrame(rows, columns=["name", "dan_so", "so_ho"]).to_csv(HERE / name, index=False)
 
-    table([("xom cay thi", "4000", "1100"), ("Khuon Mot", "3000", "850"),
-           ("Đồng Kiệm", "3999", "1000")], "population-unmatched.csv")
-    table([("xom cay thi", "4000", "1100"), ("Khuôn 1", "3000", "850"),
-           ("Đồng Kiệm", "3999", "1000"), ("Xóm Cây Thị", "4000", "1100")],
-          "population-duplicate.csv")
-    table([("xom cay thi", "bốn nghìn", "1100"), ("Khuôn 1", "3000", "850"),
-           ("Đồng Kiệm", "3999", "1000")], "population-text.csv")
-    table([("xom cay thi", "4000", "1100"), ("Khuôn 1", "-3000", "850"),
-           ("Đồng Kiệm", "3999", "1000")], "population-negative.csv")
-    table([("xom cay thi", "4.000", "1.100"), ("Khuôn 1", "3.000,0", "850"),
-           ("Đồng Kiệm", "3 999", "1,000")], "population-vn-format.csv")
-    rows = [("Xóm Cây Thị", "4000", "1100"), ("Xóm Khuôn 1", "3000", "850"),
-            ("Thôn Đồng Kiệm", "3999", "1000")]
+    table(
+        [
+            ("xom cay thi", "4000", "1100"),
+            ("Khuon Mot", "3000", "850"),
+            ("Đồng Kiệm", "3999", "1000"),
+        ],
+        "population-unmatched.csv",
+    )
+    table(
+        [
+            ("xom cay thi", "4000", "1100"),
+            ("Khuôn 1", "3000", "850"),
+            ("Đồng Kiệm", "3999", "1000"),
+            ("Xóm Cây Thị", "4000", "1100"),
+        ],
+        "population-duplicate.csv",
+    )
+    table(
+        [
+            ("xom cay thi", "bốn nghìn", "1100"),
+            ("Khuôn 1", "3000", "850"),
+            ("Đồng Kiệm", "3999", "1000"),
+        ],
+        "population-text.csv",
+    )
+    table(
+        [
+            ("xom cay thi", "4000", "1100"),
+            ("Khuôn 1", "-3000", "850"),
+            ("Đồng Kiệm", "3999", "1000"),
+        ],
+        "population-negative.csv",
+    )
+    table(
+        [
+            ("xom cay thi", "4.000", "1.100"),
+            ("Khuôn 1", "3.000,0", "850"),
+            ("Đồng Kiệm", "3 999", "1,000"),
+        ],
+        "population-vn-format.csv",
+    )
+    rows = [
+        ("Xóm Cây Thị", "4000", "1100"),
+        ("Xóm Khuôn 1", "3000", "850"),
+        ("Thôn Đồng Kiệm", "3999", "1000"),
+    ]
     (HERE / "population-cp1258.csv").write_bytes(
         encode_cp1258("name,dan_so,so_ho\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
     )

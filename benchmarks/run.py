@@ -1,0 +1,466 @@
+"""Benchmark the pipeline stage by stage on synthetic data, and the exact split (issue 8).
+
+Run::
+
+    python benchmarks/run.py --scale S|M|L [--data DIR] [--seed N] [--skip-overlay] [--skip-map]
+                             [--threads N]
+
+1. The data of the scale (:mod:`generate`) is generated in a child process, or reused from
+   ``--data`` (default ``/tmp/geo-bench``); the generation time is printed on its own.
+2. ``geo.load_project``, ``geo.run`` and ``geo.write_outputs`` run once, exactly as ``geo run``
+   does. The functions the pipeline calls are wrapped with timers for the duration, so the
+   stage table is the real run cut into pieces, not a re-implementation of it: read →
+   validate → join → indicators (land-use split, points, roads) → coverage (gaps, overlaps,
+   land-use cover) → dasymetric → access (road graph, distances) → criteria → outputs (map,
+   GeoPackage, tables). Time is exclusive (a stage nested in another is not counted twice);
+   "other" rows are the code in between. The times add up to the end-to-end time.
+3. Memory is the resident set size (RSS), the honest figure (tracemalloc misses GEOS and
+   GDAL): sampled every 10 ms by a thread and at every stage boundary, so "peak RSS" is the
+   largest RSS seen during the stage and "+MB" its largest growth over the RSS at the stage's
+   start (for a stage that calls others, over the RSS when they returned).
+   The end-to-end peak is ``getrusage(RUSAGE_SELF).ru_maxrss`` after the run (the data is
+   generated in another process and the split comparison runs later, so neither counts).
+4. The exact parcel × hamlet split, on the same validated parcels and hamlets, measured in the
+   same process: ``geopandas.overlay(how="intersection")`` with areas summed by hamlet and
+   land-use code; ``geo.indicators.split_polygons`` (the project's split); and the floor, the
+   intersections of only the pairs that cross a hamlet boundary (found beforehand by the same
+   STRtree query and ``contains_properly``, not timed), timed alone, on the same number of
+   threads as the split intersects with (``geo.parallel.THREADS``, set by ``--threads``),
+   through the same ``geo.indicators.intersection_measure``. Areas per hamlet and code must
+   agree within 1e-6 m²; the largest difference is printed.
+5. The last line::
+
+    RESULT scale=L split_vs_overlay=<overlay s ÷ split s> split_vs_floor=<split s ÷ floor s>
+    end_to_end_s=<load + run + outputs> peak_mb=<ru_maxrss of the run>
+
+Python's own start-up and ``import geo`` are printed but not in ``end_to_end_s``. Not part
+of the test suite (the L scale takes minutes and gigabytes). ``--skip-map`` writes a
+placeholder instead of ``map.html`` (its time then shows as 0 in the "outputs: map" row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+# this checkout's geo, whatever an editable install elsewhere points at
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+_IMPORT_START = time.perf_counter()
+import geopandas as gpd  # noqa: E402
+import pandas as pd  # noqa: E402
+import shapely  # noqa: E402
+
+import geo  # noqa: E402
+from geo import parallel  # noqa: E402
+from geo.indicators import intersection_measure, split_polygons  # noqa: E402
+
+IMPORT_S = time.perf_counter() - _IMPORT_START
+import generate  # noqa: E402
+
+AREA_TOLERANCE_M2 = 1e-6
+SAMPLE_S = 0.01
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+# (module, function, stage label): the calls of geo.run and geo.write_outputs that are timed.
+STAGES: list[tuple[str, str, str]] = [
+    ("geo.pipeline", "read_layer", "read"),
+    ("geo.pipeline", "read_table", "read"),
+    ("geo.pipeline", "validate_layer", "validate"),
+    ("geo.indicators", "unknown_landuse_codes", "validate"),
+    ("geo.pipeline", "join_table", "join"),
+    ("geo.pipeline", "assign_hamlets", "join"),
+    ("geo.pipeline", "_with_indicators", "indicators: other"),
+    ("geo.pipeline", "_unit_population", "indicators: other"),
+    ("geo.indicators", "density_per_km2", "indicators: other"),
+    ("geo.pipeline", "_landuse_pieces", "indicators: land-use split"),
+    ("geo.pipeline", "_unit_pieces", "indicators: land-use split"),
+    ("geo.indicators", "landuse_indicators", "indicators: land-use split"),
+    ("geo.indicators", "infrastructure_counts", "indicators: points"),
+    ("geo.indicators", "road_indicators", "indicators: road split"),
+    ("geo.coverage", "check_coverage", "coverage: other"),
+    ("geo.coverage", "to_findings", "coverage: other"),
+    ("geo.pipeline", "_with_area_checks", "coverage: other"),
+    ("geo.coverage", "hamlet_gaps", "coverage: hamlet gaps"),
+    ("geo.coverage", "hamlet_overlaps", "coverage: hamlet overlaps"),
+    ("geo.coverage", "landuse_uncovered", "coverage: land-use cover"),
+    ("geo.dasymetric", "allocate_population", "dasymetric"),
+    ("geo.access", "hamlet_access", "access: distances"),
+    ("geo.access", "road_graph", "access: road graph"),
+    ("geo.criteria", "load_sets", "criteria"),
+    ("geo.criteria", "sets_in_force", "criteria"),
+    ("geo.criteria", "evaluate", "criteria"),
+    ("geo.criteria", "hamlet_contributions", "criteria"),
+    ("geo.pipeline", "_with_inputs", "criteria"),
+    ("geo.pipeline", "_with_ratio_indicators", "criteria"),
+    ("geo.pipeline", "_with_verdicts", "criteria"),
+    ("geo.pipeline", "_ordered", "criteria"),
+    ("geo.outputs", "render_result_map", "outputs: map"),
+    ("geo.outputs", "write_geopackage", "outputs: GeoPackage"),
+    ("geo.outputs", "write_csv", "outputs: tables"),
+    # outputs added while issue 8 was being written; skipped where absent
+    ("geo.outputs", "split_polygons", "outputs: land-use split"),
+    ("geo.outputs", "write_workbook", "outputs: workbook"),
+    ("geo.outputs", "render_report", "outputs: report"),
+]
+ORDER = [
+    "project file",
+    "read",
+    "validate",
+    "join",
+    "indicators: land-use split",
+    "indicators: points",
+    "indicators: road split",
+    "indicators: other",
+    "coverage: hamlet gaps",
+    "coverage: hamlet overlaps",
+    "coverage: land-use cover",
+    "coverage: other",
+    "dasymetric",
+    "access: road graph",
+    "access: distances",
+    "criteria",
+    "pipeline: other",
+    "outputs: map",
+    "outputs: GeoPackage",
+    "outputs: tables",
+    "outputs: land-use split",
+    "outputs: workbook",
+    "outputs: report",
+    "outputs: other",
+]
+
+
+def rss_mb() -> float:
+    with Path("/proc/self/statm").open() as statm:
+        return int(statm.read().split()[1]) * PAGE / 2**20
+
+
+def maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+@dataclass
+class Stage:
+    seconds: float = 0.0
+    calls: int = 0
+    peak_mb: float = 0.0
+    growth_mb: float = 0.0
+
+
+@dataclass
+class Profiler:
+    """Exclusive wall time and RSS per stage label; stages nest like the calls."""
+
+    stages: dict[str, Stage] = field(default_factory=dict)
+    stack: list[list[Any]] = field(default_factory=list)  # [label, RSS when it got the top]
+    last: float = 0.0
+    running: bool = False
+
+    def _charge(self, now: float) -> None:
+        if self.stack:
+            self.stages.setdefault(self.stack[-1][0], Stage()).seconds += now - self.last
+        self.last = now
+
+    def sample(self) -> None:
+        frame = self.stack[-1] if self.stack else None
+        if frame is None:
+            return
+        rss = rss_mb()
+        stage = self.stages.setdefault(frame[0], Stage())
+        stage.peak_mb = max(stage.peak_mb, rss)
+        stage.growth_mb = max(stage.growth_mb, rss - frame[1])
+
+    @contextmanager
+    def stage(self, label: str) -> Iterator[None]:
+        self._charge(time.perf_counter())
+        self.stack.append([label, rss_mb()])
+        self.stages.setdefault(label, Stage()).calls += 1
+        self.sample()
+        try:
+            yield
+        finally:
+            self.sample()
+            self._charge(time.perf_counter())
+            self.stack.pop()
+            if self.stack:  # the caller's growth counts from here, not from its own start
+                self.stack[-1][1] = rss_mb()
+
+    def wrap(self, function: Callable[..., Any], label: str) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.stage(label):
+                return function(*args, **kwargs)
+
+        timed.__wrapped__ = function  # type: ignore[attr-defined]
+        return timed
+
+    @contextmanager
+    def sampling(self) -> Iterator[None]:
+        self.running = True
+
+        def loop() -> None:
+            while self.running:
+                self.sample()
+                time.sleep(SAMPLE_S)
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self.running = False
+            thread.join()
+
+
+@contextmanager
+def instrumented(profiler: Profiler) -> Iterator[list[str]]:
+    """Wrap the pipeline's calls listed in :data:`STAGES`; yield the ones not found."""
+    saved = []
+    missing = []
+    for module_name, name, label in STAGES:
+        module = importlib.import_module(module_name)
+        function = getattr(module, name, None)
+        if function is None:
+            missing.append(f"{module_name}.{name}")
+            continue
+        saved.append((module, name, function))
+        setattr(module, name, profiler.wrap(function, label))
+    try:
+        yield missing
+    finally:
+        for module, name, function in reversed(saved):
+            setattr(module, name, function)
+
+
+@contextmanager
+def without_map(skip: bool) -> Iterator[None]:
+    """With ``skip``, write a placeholder instead of rendering ``map.html`` (``--skip-map``)."""
+    if not skip:
+        yield
+        return
+    outputs = importlib.import_module("geo.outputs")
+    saved = outputs.render_result_map
+    outputs.render_result_map = lambda result: "<!doctype html><title>map skipped</title>\n"
+    try:
+        yield
+    finally:
+        outputs.render_result_map = saved
+
+
+def run_pipeline(
+    folder: Path, out: Path, *, skip_map: bool = False
+) -> tuple[Profiler, geo.RunResult, float, float]:
+    """Load, run and write the project once, instrumented; return the result and timings."""
+    profiler = Profiler()
+    with without_map(skip_map), instrumented(profiler) as missing, profiler.sampling():
+        if missing:
+            print(f"not in this version of geo (time in 'other'): {', '.join(missing)}")
+        start = time.perf_counter()
+        with profiler.stage("project file"):
+            project = geo.load_project(folder)
+        with profiler.stage("pipeline: other"):
+            result = geo.run(project)
+        with profiler.stage("outputs: other"):
+            geo.write_outputs(result, out)
+        end_to_end = time.perf_counter() - start
+    return profiler, result, end_to_end, maxrss_mb()
+
+
+def stage_table(profiler: Profiler, end_to_end: float, peak: float) -> str:
+    lines = [
+        "| stage | wall s | share | peak RSS MB | +MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    labels = ORDER + [k for k in profiler.stages if k not in ORDER]
+    total = 0.0
+    for label in labels:
+        stage = profiler.stages.get(label)
+        if stage is None:
+            continue
+        total += stage.seconds
+        lines.append(
+            f"| {label} | {stage.seconds:.2f} | {stage.seconds / end_to_end:.0%} "
+            f"| {stage.peak_mb:,.0f} | {stage.growth_mb:+,.0f} |"
+        )
+    lines.append(f"| **end to end** | **{end_to_end:.2f}** | {total / end_to_end:.0%} | "
+                 f"**{peak:,.0f}** (ru_maxrss) | |")  # fmt: skip
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the split
+
+
+def _median_time(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times = []
+    value = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        value = function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), value
+
+
+def compare_split(result: geo.RunResult, repeat: int, *, skip_overlay: bool) -> dict[str, float]:
+    assert result.landuse is not None
+    assert result.hamlets is not None
+    parcels = result.landuse.geometry.to_numpy()
+    zones = result.hamlets.geometry.to_numpy()
+    codes = result.landuse["code"].fillna("?").to_numpy()
+    ids = result.hamlets["id"].astype(str).to_numpy()
+
+    split_s, (p, z, area) = _median_time(lambda: split_polygons(parcels, zones), repeat)
+    ours = pd.Series(area).groupby([ids[z], codes[p]]).sum()
+
+    start = time.perf_counter()
+    index, zone_index = shapely.STRtree(zones).query(parcels, predicate="intersects")
+    shapely.prepare(zones)
+    cross = ~shapely.contains_properly(zones[zone_index], parcels[index])
+    left, right, group = parcels[index[cross]], zones[zone_index[cross]], zone_index[cross]
+    search_s = time.perf_counter() - start
+    # on as many threads as the split intersects with, slices cut between zones as it does
+    floor_s, _ = _median_time(lambda: intersection_measure(left, right, group=group), repeat)
+
+    figures = {
+        "split_s": split_s,
+        "floor_s": floor_s,
+        "search_s": search_s,
+        "pairs": float(index.size),
+        "crossing": float(cross.sum()),
+        "overlay_s": float("nan"),
+        "max_diff_m2": float("nan"),
+    }
+    print(
+        f"\nsplit of {parcels.size:,} parcels by {zones.size:,} hamlets: {index.size:,} "
+        f"candidate pairs, {int(cross.sum()):,} ({cross.mean():.1%}) cross a hamlet boundary "
+        f"(found in {search_s:.2f} s, not timed below); median of {repeat}; split and floor "
+        f"intersect on {parallel.THREADS} thread(s)"
+    )
+    if not skip_overlay:
+        left_frame = gpd.GeoDataFrame({"code": codes}, geometry=parcels, crs=result.landuse.crs)
+        right_frame = gpd.GeoDataFrame({"hamlet": ids}, geometry=zones, crs=result.hamlets.crs)
+
+        def overlay() -> gpd.GeoDataFrame:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return gpd.overlay(left_frame, right_frame, how="intersection", keep_geom_type=True)
+
+        overlay_s, pieces = _median_time(overlay, repeat)
+        theirs = (
+            pd.Series(shapely.area(pieces.geometry.to_numpy()))
+            .groupby([pieces["hamlet"].to_numpy(), pieces["code"].to_numpy()])
+            .sum()
+        )
+        both = pd.concat([ours.rename("split"), theirs.rename("overlay")], axis=1).fillna(0.0)
+        diff = (both["split"] - both["overlay"]).abs()
+        figures["overlay_s"] = overlay_s
+        figures["max_diff_m2"] = float(diff.max())
+        figures["groups"] = float(len(both))
+        del pieces
+    return figures
+
+
+def split_table(f: dict[str, float]) -> str:
+    per_pair_us = f["floor_s"] / max(f["crossing"], 1) * 1e6
+    overlay_x = f["overlay_s"] / f["split_s"]
+    rows = [
+        "| exact split | s | ratio |",
+        "|---|---:|---:|",
+        f"| geopandas.overlay | {f['overlay_s']:.2f} | {overlay_x:.2f}× the split |",
+        f"| geo.indicators.split_polygons | {f['split_s']:.2f} | 1 |",
+        (
+            f"| floor: {int(f['crossing']):,} boundary pairs intersected ({per_pair_us:.0f} µs a "
+            f"pair) | {f['floor_s']:.2f} | split = {f['split_s'] / f['floor_s']:.2f}× the floor |"
+        ),
+    ]  # fmt: skip
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def ensure_data(scale: str, data: Path, seed: int) -> Path:
+    """Generate the data in a child process (its memory must not count here), or reuse it."""
+    folder = generate.cached(generate.SCALES[scale], data, seed)
+    if folder is not None:
+        print(f"generation: cached in {folder} (not timed)")
+        return folder
+    command = [sys.executable, str(HERE / "generate.py"), "--scale", scale, "--data", str(data),
+               "--seed", str(seed)]  # fmt: skip
+    subprocess.run(command, check=True)
+    folder = generate.cached(generate.SCALES[scale], data, seed)
+    assert folder is not None
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=sorted(generate.SCALES), default="S")
+    parser.add_argument("--data", type=Path, default=generate.DEFAULT_DATA)
+    parser.add_argument("--seed", type=int, default=generate.DEFAULT_SEED)
+    parser.add_argument("--out", type=Path, help="output folder (default: a temporary one)")
+    parser.add_argument("--skip-overlay", action="store_true", help="do not run geopandas.overlay")
+    parser.add_argument(
+        "--skip-map", action="store_true", help="do not render map.html (a placeholder is written)"
+    )
+    parser.add_argument(
+        "--threads", type=int, help="threads for GEOS work (geo.parallel.THREADS; default 2)"
+    )
+    parser.add_argument("--repeat", type=int, help="split timings: median of N (default 3; L: 1)")
+    args = parser.parse_args(argv)
+    scale = generate.SCALES[args.scale]
+    repeat = args.repeat or (1 if args.scale == "L" else 3)
+    if args.threads:
+        parallel.THREADS = args.threads
+
+    folder = ensure_data(args.scale, args.data, args.seed)
+    print(
+        f"scale {scale.name}: {scale.communes:,} communes, {scale.hamlets:,} hamlets, "
+        f"{scale.parcels:,} parcels; {os.cpu_count()} CPUs; import geo {IMPORT_S:.2f} s; "
+        f"RSS before the run {rss_mb():,.0f} MB; geo from {Path(geo.__file__).parent}"
+    )
+    with tempfile.TemporaryDirectory(prefix="geo-bench-out-") as tmp:
+        out = args.out or Path(tmp)
+        profiler, result, end_to_end, peak = run_pipeline(folder, out, skip_map=args.skip_map)
+        sizes = {p.name: p.stat().st_size / 2**20 for p in sorted(out.iterdir()) if p.is_file()}
+    print(f"\npipeline stages (one run, exclusive wall time; RSS sampled every {SAMPLE_S}s):\n")
+    print(stage_table(profiler, end_to_end, peak))
+    print("\noutputs: " + ", ".join(f"{name} {mb:.1f} MB" for name, mb in sizes.items()))
+    print(f"findings: {len(result.findings):,}; kinds: "
+          f"{result.findings['kind'].value_counts().to_dict()}")  # fmt: skip
+
+    figures = compare_split(result, repeat, skip_overlay=args.skip_overlay)
+    print()
+    print(split_table(figures))
+    if not args.skip_overlay:
+        ok = figures["max_diff_m2"] <= AREA_TOLERANCE_M2
+        print(
+            f"\nareas per hamlet and land-use code ({int(figures['groups']):,} groups): max "
+            f"|split − overlay| = {figures['max_diff_m2']:.3g} m² "
+            f"({'within' if ok else 'NOT within'} {AREA_TOLERANCE_M2:g} m²)"
+        )
+    print(
+        f"\nRESULT scale={scale.name} "
+        f"split_vs_overlay={figures['overlay_s'] / figures['split_s']:.2f} "
+        f"split_vs_floor={figures['split_s'] / figures['floor_s']:.2f} "
+        f"end_to_end_s={end_to_end:.2f} peak_mb={peak:.0f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The dask engine: the land use on a dask.distributed cluster, the same results as the default.
+
+On generated communes (benchmarks/generate.py at its tiny scale, in tmp_path):
+criteria.csv, units.csv and hamlets.csv of ``engine="dask"`` equal the default
+engine's within 1e-9 (relative) for numbers and exactly for everything else.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import geo
+from geo import distributed as geo_distributed
+from geo.chunked import build_chunks
+from geo.engines import EngineError
+from geo.outputs import write_csv
+
+pytest.importorskip("distributed")
+pytest.importorskip("dask_geopandas")
+
+ROOT = Path(__file__).resolve().parents[1]
+RTOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    spec = importlib.util.spec_from_file_location(
+        "bench_generate_dask", ROOT / "benchmarks" / "generate.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    scale = module.Scale("T4", 2, 2, 3, 200, cell_m=1_500.0)  # 4 communes, 12 hamlets
+    folder, _ = module.ensure(scale, tmp_path_factory.mktemp("bench"), seed=8)
+    del sys.modules[spec.name]
+    project = geo.load_project(folder)
+    return project, geo.run(project)
+
+
+def write_tables(result: geo.RunResult, folder: Path) -> Path:
+    folder.mkdir()
+    write_csv(result.criteria, folder / "criteria.csv")
+    for name in ("units", "hamlets"):
+        zones = getattr(result, name)
+        write_csv(pd.DataFrame(zones.drop(columns="geometry")), folder / f"{name}.csv")
+    return folder
+
+
+def assert_same_tables(a: Path, b: Path) -> None:
+    for name in ("criteria.csv", "units.csv", "hamlets.csv"):
+        left = pd.read_csv(a / name, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        right = pd.read_csv(b / name, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        assert list(left.columns) == list(right.columns), name
+        assert left.shape == right.shape, name
+        for column in left.columns:
+            x = pd.to_numeric(left[column], errors="coerce").to_numpy(dtype="float64")
+            y = pd.to_numeric(right[column], errors="coerce").to_numpy(dtype="float64")
+            numeric = ~np.isnan(x) & ~np.isnan(y)
+            np.testing.assert_allclose(x[numeric], y[numeric], rtol=RTOL, err_msg=column)
+            assert (left[column][~numeric] == right[column][~numeric]).all(), (name, column)
+
+
+def test_dask_engine_on_a_local_cluster_gives_the_same_tables(generated, tmp_path, caplog):
+    project, default = generated
+    with caplog.at_level(logging.INFO, logger="geo.chunked"):
+        result = geo.run(project, engine="dask")
+    [stats] = [r.stats for r in caplog.records if hasattr(r, "stats")]
+    assert stats.engine == "pyogrio"  # the library the workers read with
+    assert stats.chunks == 4
+    assert len(stats.peak_rss_mb) >= 1  # worker processes
+    assert stats.rest == 0  # every parcel lies in a unit's window
+    assert_same_tables(
+        write_tables(default, tmp_path / "default"), write_tables(result, tmp_path / "dask")
+    )
+    pd.testing.assert_frame_equal(
+        default.findings, result.findings, check_exact=False, rtol=RTOL, atol=0.0
+    )
+
+
+def test_dask_engine_on_a_running_scheduler(generated, tmp_path):
+    from distributed import LocalCluster
+
+    project, default = generated
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        result = geo.run(project, engine="dask", scheduler=cluster.scheduler_address)
+    assert_same_tables(
+        write_tables(default, tmp_path / "default"), write_tables(result, tmp_path / "dask")
+    )
+
+
+def test_unreachable_scheduler_is_a_one_line_error(generated, monkeypatch):
+    project, _ = generated
+    monkeypatch.setattr(geo_distributed, "CONNECT_TIMEOUT_S", 1)
+    with pytest.raises(EngineError, match=r"scheduler: cannot reach tcp://127\.0\.0\.1:9"):
+        geo.run(project, engine="dask", scheduler="tcp://127.0.0.1:9")
+
+
+def test_spatial_partitions_follow_a_hilbert_curve(generated):
+    _, default = generated
+    units = default.units[["id", "name", "geometry"]]
+    hamlets = default.hamlets[["id", "name", "population", "unit_id", "geometry"]]
+    chunks = build_chunks(units, hamlets)
+    parts = geo_distributed.spatial_partitions(chunks, 2)
+    assert sorted(c.index for part in parts for c in part) == list(range(4))
+    assert [len(p) for p in parts] == [2, 2]
+    # neighbours together: each partition's two units share a boundary
+    geometries = units.geometry.to_numpy()
+    for part in parts:
+        a, b = (geometries[c.index] for c in part)
+        assert a.intersection(b).length > 0
+    assert len(geo_distributed.spatial_partitions(chunks, 10)) == 4
+    assert geo_distributed.spatial_partitions([], 3) == []
