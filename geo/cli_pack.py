@@ -81,9 +81,10 @@ def add_parser(commands: Any) -> None:
             "Đóng gói kết quả để gửi thư / bundle the results for e-mail.\n\n"
             "Runs the project (as `geo run`), writes every output to maps/<project>/ (or\n"
             "--results) and zips map.html, report.xlsx, results.gpkg, report.html, report.pdf\n"
-            "(printed with headless Chromium when installed), criteria.csv and a short\n"
-            "Vietnamese README.txt into one file named after the project and the date of the\n"
-            "standards. Given an outputs folder instead of a project folder, zips it as it is."
+            "(printed with headless Chromium when installed), criteria.csv, progress.csv\n"
+            "(with a roadmap) and a short Vietnamese README.txt into one file named after the\n"
+            "project and the date of the standards. Given an outputs folder instead of a\n"
+            "project folder, zips it as it is."
         ),
         epilog=_PACK_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -2,8 +2,8 @@
 
 :func:`pack_project` runs a project, writes its outputs and bundles the map,
 workbook, GeoPackage, printable report (HTML, and PDF when Chromium is
-present), ``criteria.csv`` and a short Vietnamese ``README.txt`` into one zip
-named after the unit and the date of the standards
+present), ``criteria.csv``, ``progress.csv`` (with a roadmap) and a short
+Vietnamese ``README.txt`` into one zip named after the unit and the date of the standards
 (``maps/quyet-thang-2025-03-01.zip``), ready to attach to an e-mail.
 :func:`pack_results` bundles an outputs folder written earlier without running
 again. The zip is written to a temporary file beside it and renamed into place
@@ -56,6 +56,7 @@ PACK_FILES = (
     "report.xlsx",
     "results.gpkg",
     "criteria.csv",
+    "progress.csv",
 )
 """Outputs put in the pack, when present, after ``README.txt``."""
 README = "README.txt"
@@ -108,11 +109,14 @@ _DESCRIPTIONS = {
     ),
     "report.xlsx": (
         (
-            "Bảng tính Excel (hoặc LibreOffice Calc): Tổng hợp, Tiêu chí, Chỉ tiêu xã, Chỉ tiêu "
-            "thôn, Đóng góp của thôn, Chất lượng dữ liệu, Nguồn, Từ điển dữ liệu. Ba dòng tiêu "
-            "đề: tiếng Việt, tiếng Anh, mã cột."
+            "Bảng tính Excel (hoặc LibreOffice Calc): Tổng hợp, Tiến độ và Tiến độ theo thôn (khi "
+            "có lộ trình), Tiêu chí, Chỉ tiêu xã, Chỉ tiêu thôn, Đóng góp của thôn, Chất lượng dữ "
+            "liệu, Nguồn, Từ điển dữ liệu. Ba dòng tiêu đề: tiếng Việt, tiếng Anh, mã cột."
         ),
-        "Excel workbook: summary, criteria, indicators, data quality, sources, data dictionary.",
+        (
+            "Excel workbook: summary, roadmap progress, criteria, indicators, data quality, "
+            "sources, data dictionary."
+        ),
     ),
     "results.gpkg": (
         (
@@ -128,6 +132,14 @@ _DESCRIPTIONS = {
             "mở bằng Excel)."
         ),
         "Every criterion of every feature, as CSV.",
+    ),
+    "progress.csv": (
+        (
+            "Tiến độ theo lộ trình: mỗi dòng một tiêu chí, xã hoặc thôn, với mục tiêu, hạn, người "
+            "phụ trách, giá trị mới nhất và tình trạng (đạt, đúng tiến độ, có nguy cơ chậm, trễ "
+            "hạn, chưa có dữ liệu)."
+        ),
+        "Roadmap progress: target, deadline, owner, latest value and status of every line.",
     ),
 }
 

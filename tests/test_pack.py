@@ -63,6 +63,7 @@ def test_pack_is_one_zip_named_after_the_unit_and_date(packed):
         "report.xlsx",
         "results.gpkg",
         "criteria.csv",
+        "progress.csv",  # the sample has a roadmap
     ]
     if find_chromium() is None:
         expected.remove("report.pdf")
@@ -84,6 +85,7 @@ def test_readme_says_what_each_file_is_in_vietnamese(packed):
         "- map.html: Bản đồ tương tác",
         "- report.xlsx: Bảng tính Excel",
         "- results.gpkg: Dữ liệu bản đồ cho QGIS",
+        "- progress.csv: Tiến độ theo lộ trình",
     ):
         assert line in text
     assert "Dữ liệu minh họa" in text  # the project's caveat
