@@ -371,6 +371,7 @@ as_of = "{as_of}"            # ngày áp dụng tiêu chuẩn; --as-of thay đư
 # criteria = ["ward", "ntm"] # chỉ đánh giá các nhóm này (mặc định: mọi nhóm đang có hiệu lực)
                              # only these criteria families (default: all in force)
 # criteria_files = ["tieu-chi-tinh.toml"]  # tiêu chí riêng của tỉnh / provincial criteria
+#                            # ("geo:provincial/thai-nguyen.toml": tệp có sẵn / bundled file)
 sources = "Ranh giới: …; dân số: …"  # nguồn dữ liệu, in trên bản đồ / data sources, shown
 # note = "Dữ liệu minh họa"  # lưu ý về dữ liệu, in trên bản đồ / a caveat shown with outputs
 

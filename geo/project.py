@@ -18,7 +18,7 @@ from pyproj.exceptions import CRSError
 from geo.crs import province_crs
 from geo.errors import ProjectFileError
 from geo.names import match_key
-from geo.resources import ntm_regions
+from geo.resources import layers_dir, ntm_regions
 
 PROJECT_FILE = "project.toml"
 WARD_OF_VALUES = ("district", "provincial-city", "town")
@@ -149,7 +149,8 @@ class Project:
     families : tuple of str or None
         Criteria families to evaluate (``ward``, ``ntm``, …); None for all in force.
     criteria_files : tuple of Path
-        Provincial or city criteria files merged over the national sets.
+        Provincial or city criteria files merged over the national sets
+        (``geo:NAME`` in the file: a bundled one, see :data:`BUNDLED_PREFIX`).
     inputs : Path or None
         The inputs table (non-spatial figures and decisions, see ``geo template``).
     layers : dict of str to LayerSpec
@@ -265,7 +266,8 @@ def parse_project(
     region = _region(section, province, where)
     families = _strings(section, "criteria", "project", where)
     criteria_files = tuple(
-        _resolve(text, root) for text in _strings(section, "criteria_files", "project", where) or ()
+        _criteria_file(text, root, where)
+        for text in _strings(section, "criteria_files", "project", where) or ()
     )
     inputs_section = _table(data, "inputs", where, required=False)
     _check_keys(inputs_section, {"path"}, "inputs", where)
@@ -405,6 +407,28 @@ def _path(spec: dict[str, Any], key: str, root: Path, where: str) -> Path:
 def _resolve(text: str, root: Path) -> Path:
     path = Path(text)
     return path if path.is_absolute() else (root / path).resolve()
+
+
+BUNDLED_PREFIX = "geo:"
+"""Prefix of a ``criteria_files`` entry that names a bundled criteria file
+(``"geo:provincial/thai-nguyen.toml"``: ``layers/criteria/provincial/…``), so
+that a project names it the same way wherever the project folder lies."""
+
+
+def _criteria_file(text: str, root: Path, where: str) -> Path:
+    """Resolve a ``criteria_files`` entry: bundled (``geo:…``) or relative to ``root``."""
+    if not text.startswith(BUNDLED_PREFIX):
+        return _resolve(text, root)
+    bundled = layers_dir() / "criteria"
+    path = bundled / text.removeprefix(BUNDLED_PREFIX)
+    if not path.is_file():
+        known = sorted(p.relative_to(bundled).as_posix() for p in bundled.rglob("*.toml"))
+        raise ProjectFileError(
+            f"{where}project.criteria_files: {text!r} is not a bundled criteria file; the bundled "
+            f"ones are {', '.join(BUNDLED_PREFIX + k for k in known)} (or give a path relative "
+            "to the project folder)"
+        )
+    return path
 
 
 def _region(section: dict[str, Any], province: str | None, where: str) -> str | None:

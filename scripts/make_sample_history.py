@@ -117,14 +117,10 @@ def earlier_state(folder: Path, state: State) -> None:
 def main() -> None:
     target = SAMPLE / history.HISTORY_FILE
     target.unlink(missing_ok=True)
-    criteria_file = (SAMPLE.parent / "criteria" / "provincial" / "thai-nguyen.toml").as_posix()
     for day, state in STATES.items():
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch) / "quyet-thang"
             shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns("history.sqlite*"))
-            text = (folder / "project.toml").read_text(encoding="utf-8")
-            text = text.replace("../criteria/provincial/thai-nguyen.toml", criteria_file)
-            (folder / "project.toml").write_text(text, encoding="utf-8")
             earlier_state(folder, state)
             result = geo.run(geo.load_project(folder, as_of=day))
         snapshot = history.write_snapshot(

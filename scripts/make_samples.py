@@ -1644,7 +1644,7 @@ def write_quyet_thang_project(out: Path) -> None:
                     "province": "Thái Nguyên",
                     "ward_of": "provincial-city",
                     "as_of": "2025-03-01",
-                    "criteria_files": ["../criteria/provincial/thai-nguyen.toml"],
+                    "criteria_files": ["geo:provincial/thai-nguyen.toml"],
                     "sources": sources,
                     "note": note,
                 },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from conftest import TINY_PROJECT
 
 from geo.errors import ProjectFileError
 from geo.project import load_project
+from geo.resources import layers_dir, sample_project_dir
 
 
 def write(folder: Path, text: str) -> Path:
@@ -84,3 +86,20 @@ def test_units_layer_required(tmp_path):
     text = '[project]\nname = "x"\nprovince = "Thái Nguyên"\n[layers.hamlets]\npath = "h.gpkg"\nid = "a"\nname = "b"\n'
     with pytest.raises(ProjectFileError, match=r"layers\.units: missing"):
         load_project(write(tmp_path / "p", text))
+
+
+def test_bundled_criteria_file_is_found_wherever_the_project_lies(tmp_path):
+    # the sample names its provincial file as "geo:…": a copy of the folder still runs
+    copy = tmp_path / "elsewhere" / "quyet-thang"
+    shutil.copytree(sample_project_dir(), copy)
+    project = load_project(copy)
+    assert project.criteria_files == (layers_dir() / "criteria/provincial/thai-nguyen.toml",)
+    assert project.criteria_files[0].is_file()
+    text = TINY_PROJECT.replace(
+        "[project]\n", '[project]\ncriteria_files = ["geo:provincial/ha-noi.toml"]\n', 1
+    )
+    with pytest.raises(
+        ProjectFileError, match=r"criteria_files: 'geo:provincial/ha-noi.toml'"
+    ) as err:
+        load_project(write(tmp_path / "p", text))
+    assert "geo:provincial/thai-nguyen.toml" in str(err.value)  # the bundled ones are listed
