@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -72,7 +73,7 @@ def write_outputs(
     pdf: bool = False,
     parquet: bool = False,
     progress: Progress | None = None,
-    roadmap_progress: RoadmapProgress | None = None,
+    roadmap_progress: RoadmapProgress | Literal["find"] | None = "find",
 ) -> list[Path]:
     """Write every output of a run into ``out_dir``, atomically.
 
@@ -92,10 +93,11 @@ def write_outputs(
         (:func:`write_geoparquet`).
     progress : callable, optional
         Called as ``progress(name, done, total)`` before each file is written.
-    roadmap_progress : geo.progress.Progress, optional
-        The project's roadmap judged against its history; by default computed
-        once here (:func:`geo.progress.find_progress`) when the project folder
-        has a ``roadmap.csv``. With one, ``progress.csv``,
+    roadmap_progress : geo.progress.Progress, "find" or None, default "find"
+        The project's roadmap judged against its history; ``"find"`` computes
+        it once here (:func:`geo.progress.find_progress`) when the project
+        folder has a ``roadmap.csv``; None writes no progress (a what-if run,
+        whose units are not the roadmap's). With one, ``progress.csv``,
         ``progress-hamlets.csv`` and ``trends/`` (one SVG per criterion) are
         written too, in the same staged write, and the workbook and the report
         get their progress sheets and pages.
@@ -114,7 +116,7 @@ def write_outputs(
         If the project's roadmap or history cannot be used (nothing is written).
     """
     out = Path(out_dir)
-    if roadmap_progress is None:
+    if isinstance(roadmap_progress, str):  # "find"
         roadmap_progress = find_progress(result.project)
     writers: dict[str, Callable[[Path], None]] = {
         "map.html": lambda path: _write_text(

@@ -1129,7 +1129,8 @@ def write_scenario(
         If the folder cannot be written.
     """
     out = Path(out_dir)
-    written = write_outputs(scenario.after, out)
+    # no roadmap progress: the roadmap and history are the project's units', not these
+    written = write_outputs(scenario.after, out, roadmap_progress=None)
 
     def write_map(path: Path) -> None:
         path.write_text(before_after_map(scenario), encoding="utf-8")

@@ -361,6 +361,24 @@ def test_cli_scenario_and_advice_round_trip(
     assert "row 2, column old_id: 'zz'" in error
 
 
+def test_scenario_outputs_leave_out_the_projects_roadmap(tmp_path: Path, capsys) -> None:
+    # the sample has a roadmap and a history of its own unit: a what-if unit is not judged on it
+    sample = REPO / "layers" / "quyet-thang"
+    assert (sample / "roadmap.csv").is_file()
+    grouping = write_csv(tmp_path / "g.csv", "old_id,new_id,new_name\n05491,N1,Phường Mới\n")
+    out = tmp_path / "what-if"
+    assert main(["scenario", str(sample), "--grouping", str(grouping), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert (out / "report.xlsx").is_file()
+    assert not (out / "progress.csv").exists()
+    assert not (out / "trends").exists()
+    with pd.ExcelFile(out / "report.xlsx") as book:
+        sheets = book.sheet_names
+    assert "Tổng hợp" in sheets
+    assert "Tiến độ" not in sheets
+    assert "Tiến độ / Progress" not in (out / "map.html").read_text(encoding="utf-8")
+
+
 # ----------------------------------------------------------------------------- replay
 
 
