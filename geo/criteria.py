@@ -797,15 +797,16 @@ def verdicts(rows: pd.DataFrame) -> pd.Series:
     pandas.Series
         Indexed by feature id: ``pass``, ``fail`` or ``not_assessed``.
     """
-
-    def combine(statuses: pd.Series) -> str:
-        if (statuses == "fail").any():
-            return "fail"
-        if (statuses == "pass").all():
-            return "pass"
-        return "not_assessed"
-
-    return rows.groupby("id", sort=False)["status"].agg(combine)
+    status = rows["status"].astype(object)
+    grouped = pd.DataFrame(
+        {"fail": (status == "fail").to_numpy(), "other": (status != "pass").to_numpy()},
+        index=pd.Index(rows["id"], name="id"),
+    ).groupby(level="id", sort=False)
+    any_fail, any_other = grouped["fail"].any(), grouped["other"].any()
+    result = pd.Series("not_assessed", index=any_fail.index, name="status", dtype=object)
+    result[~any_other.to_numpy()] = "pass"
+    result[any_fail.to_numpy()] = "fail"
+    return result
 
 
 def hamlet_contributions(

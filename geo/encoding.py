@@ -20,6 +20,7 @@ Text reaches this module in one of two ways:
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -245,7 +246,8 @@ class Detection:
     converted : int
         How many values the conversion changes.
     score, score_as_is : float
-        :func:`plausibility` after conversion and as is.
+        :func:`plausibility` after conversion and as is; NaN when no value
+        could be in a legacy encoding (nothing was scored).
     """
 
     encoding: str
@@ -289,10 +291,11 @@ def detect(values: Sequence[str], counts: Sequence[int] | None = None) -> Detect
             return plausibility(decoded)
         return sum(w * plausibility((text,)) for text, w in zip(decoded, weights, strict=True))
 
-    as_is = score_of(texts)
     raw = [as_bytes(v) for v in values]
     if not any(data is not None and not data.isascii() for data in raw):
-        return Detection("unicode", 0, as_is, as_is)
+        # no value could be legacy-encoded text (ASCII, or beyond one byte a character)
+        return Detection("unicode", 0, math.nan, math.nan)
+    as_is = score_of(texts)
     best = Detection("unicode", 0, as_is, as_is)
     for name in ENCODINGS:
         decoded = _decode_all(values, raw, DECODERS[name])

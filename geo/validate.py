@@ -19,7 +19,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError, ProjError
 
 from geo import crs as vncrs
 from geo import encoding, parallel
@@ -407,6 +408,8 @@ def _check_extent(
     layer: gpd.GeoDataFrame, spec: LayerSpec, where: str, province: str | None
 ) -> None:
     """Refuse a layer whose CRS puts it outside Vietnam or the province, with the likely cause."""
+    if _surely_inside(layer, province):
+        return
     x, y = _centres(layer.geometry.to_numpy())
     lon, lat = vncrs.to_lonlat(layer.crs, x, y)
     boxes = vncrs.vietnam_boxes()
@@ -434,6 +437,37 @@ def _check_extent(
         f"layer's CRS ({layer.crs.name}), e.g. {_labels(layer, positions[:1])[0]} at {at}; "
         f"{_extent_hint(layer.crs, x, y, boxes, bbox, province)}"
     )
+
+
+def _surely_inside(layer: gpd.GeoDataFrame, province: str | None) -> bool:
+    """Whether the layer's whole extent lies inside the province (or Vietnam) box.
+
+    The fast path of :func:`_check_extent`: the layer's bounding box, its
+    edges densified, is transformed to longitude and latitude
+    (``Transformer.transform_bounds``); when that box lies inside one box of
+    Vietnam and inside the province's box, both grown by their margins, every
+    feature centre does too. False sends the layer to the per-feature check.
+    """
+    bounds = layer.geometry.total_bounds
+    if len(layer) == 0 or not np.isfinite(bounds).all():
+        return False
+    try:
+        transformer = Transformer.from_crs(layer.crs, "EPSG:4326", always_xy=True)
+        xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+        west, south, east, north = transformer.transform_bounds(
+            xmin, ymin, xmax, ymax, densify_pts=21
+        )
+    except (CRSError, ProjError):
+        return False
+    corners = np.array([west, east, west, east]), np.array([south, south, north, north])
+    if not np.isfinite(corners).all():
+        return False
+    in_vietnam = any(
+        vncrs.inside(*corners, (box,), VIETNAM_MARGIN).all() for box in vncrs.vietnam_boxes()
+    )
+    bbox = vncrs.province_bounds(province)
+    in_province = bbox is None or bool(vncrs.inside(*corners, (bbox,), PROVINCE_MARGIN).all())
+    return in_vietnam and in_province
 
 
 def _extent_hint(  # noqa: PLR0917 - private helper of _check_extent

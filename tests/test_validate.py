@@ -105,3 +105,21 @@ def test_only_invalid_polygons_are_repaired_and_a_nan_coordinate_is_refused():
     assert valid.tolist() == [True, False]
     with pytest.raises(GeometryError, match="id=b has coordinates that are not numbers"):
         validate._check_finite(layer, "here", ~valid)
+
+
+def test_extent_fast_path_only_when_the_whole_box_is_inside():
+    # near 106.0°E 21.6°N in VN-2000 / TM-3 106°30′: inside Thái Nguyên's box
+    near = gpd.GeoDataFrame(
+        geometry=[shapely.box(448_000, 2_390_000, 449_000, 2_391_000)], crs=VN2000_TN
+    )
+    assert validate._surely_inside(near, "Thái Nguyên")
+    assert validate._surely_inside(near, None)  # inside Vietnam is enough without a province
+    # 60 km further east (107.1°E): in Vietnam, outside the province's box and its margin
+    east = gpd.GeoDataFrame(
+        geometry=[shapely.box(560_000, 2_390_000, 561_000, 2_391_000)], crs=VN2000_TN
+    )
+    assert not validate._surely_inside(pd.concat([near, east]), "Thái Nguyên")
+    assert validate._surely_inside(east, None)
+    # no finite extent: left to the per-feature check
+    empty = gpd.GeoDataFrame(geometry=[shapely.Polygon()], crs=VN2000_TN)
+    assert not validate._surely_inside(empty, "Thái Nguyên")
