@@ -52,6 +52,8 @@ from geo.errors import GeoInputError
 from geo.join import assign_hamlets, join_table
 from geo.pipeline import (
     RunResult,
+    _landuse_pieces,
+    _unit_pieces,
     _unit_population,
     _with_area_checks,
     evaluate_criteria,
@@ -326,15 +328,24 @@ def process_chunk(task: Task, chunk: Chunk) -> ChunkResult:
     )
     residents = pieces = None
     resident_findings: list[tuple[int, Finding]] = []
-    if chunk.hamlets is not None and len(chunk.hamlets):
-        residents, pieces, resident_findings = _residents(chunk.hamlets, layer, layer_fids)
+    hamlets = chunk.hamlets if chunk.hamlets is not None and len(chunk.hamlets) else None
+    # one split by the hamlets, as the whole-layer run: for the hamlets, the unit (summed
+    # when its hamlets tile it) and the dasymetric's residential pieces
+    hamlet_pieces = None if hamlets is None else _landuse_pieces(hamlets, {"landuse": layer})
+    unit_pieces = _unit_pieces(chunk.units, hamlets, {"landuse": layer}, hamlet_pieces)
+    if hamlets is not None:
+        residents, pieces, resident_findings = _residents(hamlets, layer, layer_fids, hamlet_pieces)
     return ChunkResult(
         index=chunk.index,
         parcels=len(raw),
         claimed=fids[owned],
-        unit_sums=_sums(layer, chunk.units),
-        hamlet_sums=_sums(layer, chunk.hamlets) if chunk.hamlets is not None else pd.DataFrame(),
-        uncovered=coverage.landuse_uncovered(chunk.units, layer),
+        unit_sums=_sums(layer, chunk.units, unit_pieces),
+        hamlet_sums=(
+            _sums(layer, chunk.hamlets, hamlet_pieces)
+            if chunk.hamlets is not None
+            else pd.DataFrame()
+        ),
+        uncovered=coverage.landuse_uncovered(chunk.units, layer, pieces=unit_pieces),
         residents=residents,
         pieces=pieces,
         resident_findings=resident_findings,
@@ -379,17 +390,20 @@ def _relabel(finding: Finding, feature: str) -> Finding:
     return Finding(finding.layer, feature, finding.kind, finding.message, finding.value)
 
 
-def _sums(layer: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> pd.DataFrame:
+def _sums(
+    layer: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, split: indicators.Pieces | None = None
+) -> pd.DataFrame:
     """Land-use km² by zone and code, summed as landuse_indicators sums them.
 
     Returns a long table (``zone``: the zones' index, ``code``, ``km2``), one row per
     zone and code, which :func:`_landuse_table` pivots again as the whole-layer run does.
+    ``split``: the parcels already split by ``zones`` (else split here).
     """
     if len(zones) == 0 or len(layer) == 0:
         return pd.DataFrame({"zone": [], "code": [], "km2": []})
-    parcel, zone, area = indicators.split_polygons(
-        layer.geometry.to_numpy(), zones.geometry.to_numpy()
-    )
+    if split is None:
+        split = indicators.split_pieces(layer.geometry.to_numpy(), zones.geometry.to_numpy())
+    parcel, zone, area = split.item, split.zone, split.amount
     if parcel.size == 0:
         return pd.DataFrame({"zone": [], "code": [], "km2": []})
     codes = layer["code"].fillna("?").to_numpy()[parcel]
@@ -406,9 +420,12 @@ def _sums(layer: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _residents(
-    hamlets: gpd.GeoDataFrame, layer: gpd.GeoDataFrame, fids: np.ndarray
+    hamlets: gpd.GeoDataFrame,
+    layer: gpd.GeoDataFrame,
+    fids: np.ndarray,
+    split: indicators.Pieces | None = None,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame, list[tuple[int, Finding]]]:
-    allocation = dasymetric.allocate_population(hamlets, layer)
+    allocation = dasymetric.allocate_population(hamlets, layer, pieces=split)
     pieces = allocation.pieces
     position = dict(zip(hamlets["id"].astype(str), hamlets.index, strict=True))
     parcel = pieces["parcel"].to_numpy(dtype="int64")
@@ -452,6 +469,7 @@ def build_chunks(units: gpd.GeoDataFrame, hamlets: gpd.GeoDataFrame | None) -> l
                     if "population" in hamlets.columns
                     else np.nan
                 ),
+                "unit_id": hamlets["unit_id"].astype(str).to_numpy(),
             },
             geometry=hamlets.geometry.to_numpy(),
             crs=hamlets.crs,
