@@ -102,7 +102,10 @@ def add_parser(commands: Any) -> None:
 
     init = commands.add_parser(
         "init",
-        help="start a project: a commented project.toml and the inputs template",
+        help=(
+            "start a project: a commented project.toml, the inputs template (and the roadmap "
+            "when the layers are there)"
+        ),
         description=(
             "Tạo dự án mới / start a project.\n\n"
             "Writes DIR/project.toml, every key commented in Vietnamese and English, and\n"
