@@ -46,7 +46,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from geo import access, coverage, dasymetric, indicators
+from geo import coverage, dasymetric, indicators
 from geo.engines import Plan
 from geo.errors import GeoInputError
 from geo.join import assign_hamlets, join_table
@@ -56,6 +56,8 @@ from geo.pipeline import (
     _unit_pieces,
     _unit_population,
     _with_area_checks,
+    _with_indicators,
+    _with_residents_and_access,
     evaluate_criteria,
 )
 from geo.project import LayerSpec, Project
@@ -952,8 +954,8 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
     findings[unknown_at:unknown_at] = land.unknown_findings
     findings[landuse_at:landuse_at] = land.layer_findings
     if hamlets is not None:
-        hamlets = _with_indicators(hamlets, layers, land.hamlets)
-    units = _with_indicators(units, layers, land.units)
+        hamlets = _with_indicators(hamlets, layers, landuse_table=land.hamlets)
+    units = _with_indicators(units, layers, landuse_table=land.units)
     units = _unit_population(units, hamlets, project, findings)
     for zones in (units, hamlets):
         if zones is not None:
@@ -967,7 +969,7 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
     findings += coverage.to_findings(problems)
     units = _with_area_checks(units, hamlets)
     if hamlets is not None and land.allocation is not None:
-        hamlets = _with_residents_and_access(hamlets, land.allocation, layers, findings)
+        hamlets = _with_residents_and_access(hamlets, layers, findings, allocation=land.allocation)
     return evaluate_criteria(
         project,
         units=units,
@@ -977,27 +979,6 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
         layers=layers,
         landuse=None,
     )
-
-
-def _with_indicators(
-    zones: gpd.GeoDataFrame, layers: dict[str, gpd.GeoDataFrame], landuse: pd.DataFrame | None
-) -> gpd.GeoDataFrame:
-    """Mirror ``geo.pipeline._with_indicators`` with the land-use table already summed."""
-    zones = zones.copy()
-    zones["area_km2"] = indicators.area_km2(zones)
-    for column in ("population", "households"):
-        if column not in zones.columns:
-            zones[column] = np.nan
-    parts = []
-    if landuse is not None:
-        parts.append(landuse.set_axis(zones.index))
-    if "infrastructure" in layers:
-        parts.append(indicators.infrastructure_counts(layers["infrastructure"], zones))
-    if "roads" in layers:
-        parts.append(indicators.road_indicators(layers["roads"], zones))
-    if parts:
-        zones = pd.concat([zones, *parts], axis=1)
-    return gpd.GeoDataFrame(zones, geometry="geometry", crs=layers["units"].crs)
 
 
 def _with_uncovered(problems: gpd.GeoDataFrame, uncovered: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -1010,21 +991,3 @@ def _with_uncovered(problems: gpd.GeoDataFrame, uncovered: gpd.GeoDataFrame) -> 
     table = table.sort_values(["_order", "unit_id", "feature"], kind="stable")
     table = table.drop(columns="_order").reset_index(drop=True)
     return gpd.GeoDataFrame(table, geometry="geometry", crs=problems.crs)
-
-
-def _with_residents_and_access(
-    hamlets: gpd.GeoDataFrame,
-    allocation: dasymetric.Allocation,
-    layers: dict[str, gpd.GeoDataFrame],
-    findings: list[Finding],
-) -> gpd.GeoDataFrame:
-    """Mirror ``geo.pipeline._with_residents_and_access`` with the allocation already made."""
-    findings += allocation.findings
-    hamlets = hamlets.join(allocation.hamlets.drop(columns="dasymetric_fallback"))
-    if "infrastructure" in layers:
-        table, found = access.hamlet_access(
-            hamlets, allocation.pieces, layers["infrastructure"], roads=layers.get("roads")
-        )
-        findings += found
-        hamlets = hamlets.join(table)
-    return hamlets

@@ -305,9 +305,16 @@ def _with_residents_and_access(
     layers: dict[str, gpd.GeoDataFrame],
     findings: list[Finding],
     pieces: indicators.Pieces | None = None,
+    *,
+    allocation: dasymetric.Allocation | None = None,
 ) -> gpd.GeoDataFrame:
-    """Put each hamlet's people on its residential land, then measure their access."""
-    allocation = dasymetric.allocate_population(hamlets, layers["landuse"], pieces=pieces)
+    """Put each hamlet's people on its residential land, then measure their access.
+
+    ``allocation``: made already (the per-commune runs), else made here from
+    ``layers["landuse"]`` and ``pieces``.
+    """
+    if allocation is None:
+        allocation = dasymetric.allocate_population(hamlets, layers["landuse"], pieces=pieces)
     findings += allocation.findings
     hamlets = hamlets.join(allocation.hamlets.drop(columns="dasymetric_fallback"))
     if "infrastructure" in layers:
@@ -380,14 +387,23 @@ def _with_indicators(
     zones: gpd.GeoDataFrame,
     layers: dict[str, gpd.GeoDataFrame],
     pieces: indicators.Pieces | None = None,
+    *,
+    landuse_table: pd.DataFrame | None = None,
 ) -> gpd.GeoDataFrame:
+    """Add area, land-use, service and road indicators to the zones.
+
+    ``landuse_table``: the land-use indicators summed already (the per-commune
+    runs, aligned with ``zones``), else computed from ``layers["landuse"]``.
+    """
     zones = zones.copy()
     zones["area_km2"] = indicators.area_km2(zones)
     for column in ("population", "households"):
         if column not in zones.columns:
             zones[column] = np.nan
     parts = []
-    if "landuse" in layers:
+    if landuse_table is not None:
+        parts.append(landuse_table.set_axis(zones.index))
+    elif "landuse" in layers:
         parts.append(indicators.landuse_indicators(layers["landuse"], zones, pieces=pieces))
     if "infrastructure" in layers:
         parts.append(indicators.infrastructure_counts(layers["infrastructure"], zones))
