@@ -788,17 +788,7 @@ def merge(
     unknown["position"] = numbers.positions(unknown["fid"].to_numpy())
     unknown = unknown.sort_values("position", kind="stable")
     totals = pd.Series(unknown["km2"].to_numpy(), index=unknown["code"].to_numpy())
-    totals = totals.groupby(level=0).sum()
-    unknown_findings = [  # as geo.indicators.unknown_landuse_codes words them
-        Finding(
-            "landuse",
-            str(code),
-            "unknown_landuse_code",
-            f"code {code} is not in the land-use code table; its area is in no group",
-            float(total),
-        )
-        for code, total in totals.items()
-    ]
+    unknown_findings = indicators.unknown_code_findings(totals.groupby(level=0).sum())
     return LandUse(
         units=unit_table,
         hamlets=hamlet_table,

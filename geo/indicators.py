@@ -568,6 +568,11 @@ def unknown_landuse_codes(landuse: gpd.GeoDataFrame) -> list[Finding]:
     unknown = ~codes.isin(list(table))
     areas = shapely.area(landuse.geometry.to_numpy()[unknown.to_numpy()]) / M2_PER_KM2
     totals = pd.Series(areas, index=codes[unknown].to_numpy()).groupby(level=0).sum()
+    return unknown_code_findings(totals)
+
+
+def unknown_code_findings(totals: pd.Series) -> list[Finding]:
+    """Word one finding per unknown land-use code from its total area (km², by code)."""
     return [
         Finding(
             "landuse",
