@@ -23,9 +23,11 @@ the parcels is a sum per zone, so the parcels need not be in memory together:
 
 Chunks run here one after the other (:func:`run_serial`) or on a dask cluster
 (:func:`geo.distributed.run_dask`). Parcels are processed in the layer's order,
-so each zone's sums add the same numbers as a whole-layer run: the results are
-the same, up to the last bits of a sum added in another order (the tests assert
-1e-9 relative; ``tests/test_engines.py``, ``tests/test_dask.py``).
+and split by the hamlets once, as a whole-layer run splits them, so each zone's
+sums add the same numbers in the same order: the tables are identical
+(``tests/test_engines.py``, ``tests/test_dask.py``; at M, ``criteria.csv``
+byte for byte). Only a unit its hamlets do not tile exactly is split directly
+within its chunk, as :func:`geo.pipeline.run` splits such a unit.
 :func:`run_per_unit` is :func:`geo.pipeline.run` with this land-use pass.
 """
 

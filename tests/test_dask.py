@@ -1,8 +1,9 @@
 """The dask engine: the land use on a dask.distributed cluster, the same results as the default.
 
 On generated communes (benchmarks/generate.py at its tiny scale, in tmp_path):
-criteria.csv, units.csv and hamlets.csv of ``engine="dask"`` equal the default
-engine's within 1e-9 (relative) for numbers and exactly for everything else.
+criteria.csv, units.csv and hamlets.csv of ``engine="dask"`` are byte-identical
+to the default engine's (both split the parcels by the hamlets once and add the
+same pieces in the same order), and so are the findings.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -26,7 +26,6 @@ pytest.importorskip("distributed")
 pytest.importorskip("dask_geopandas")
 
 ROOT = Path(__file__).resolve().parents[1]
-RTOL = 1e-9
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +54,9 @@ def write_tables(result: geo.RunResult, folder: Path) -> Path:
 
 def assert_same_tables(a: Path, b: Path) -> None:
     for name in ("criteria.csv", "units.csv", "hamlets.csv"):
-        left = pd.read_csv(a / name, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-        right = pd.read_csv(b / name, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-        assert list(left.columns) == list(right.columns), name
-        assert left.shape == right.shape, name
-        for column in left.columns:
-            x = pd.to_numeric(left[column], errors="coerce").to_numpy(dtype="float64")
-            y = pd.to_numeric(right[column], errors="coerce").to_numpy(dtype="float64")
-            numeric = ~np.isnan(x) & ~np.isnan(y)
-            np.testing.assert_allclose(x[numeric], y[numeric], rtol=RTOL, err_msg=column)
-            assert (left[column][~numeric] == right[column][~numeric]).all(), (name, column)
+        left, right = (a / name).read_bytes(), (b / name).read_bytes()
+        assert len(left) > 1000, name  # real tables, not two empty ones
+        assert left == right, name
 
 
 def test_dask_engine_on_a_local_cluster_gives_the_same_tables(generated, tmp_path, caplog):
@@ -79,9 +71,7 @@ def test_dask_engine_on_a_local_cluster_gives_the_same_tables(generated, tmp_pat
     assert_same_tables(
         write_tables(default, tmp_path / "default"), write_tables(result, tmp_path / "dask")
     )
-    pd.testing.assert_frame_equal(
-        default.findings, result.findings, check_exact=False, rtol=RTOL, atol=0.0
-    )
+    pd.testing.assert_frame_equal(default.findings, result.findings, check_exact=True)
 
 
 def test_dask_engine_on_a_running_scheduler(generated, tmp_path):
