@@ -8,6 +8,7 @@ centroid); only the pairs that cross a boundary are intersected.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import geopandas as gpd
@@ -97,9 +98,10 @@ def split_lines(lines: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.nd
     A stretch of road lying exactly on an edge shared by two zones belongs to
     both as an intersection; it is counted once, for the zone listed first.
     """
-    line_index, zone_index, length, _ = _split(
+    split = _split(
         np.asarray(lines, dtype=object), np.asarray(zones, dtype=object), measure=shapely.length
     )
+    line_index, zone_index, length = split.item, split.zone, split.amount
     pairs = np.flatnonzero(~shapely.contains_properly(zones[zone_index], lines[line_index]))
     edges = np.full(len(zones), None, dtype=object)
     used = np.unique(zone_index[pairs])
@@ -138,12 +140,18 @@ class Pieces(NamedTuple):
     geometry : numpy.ndarray of object or None
         With ``keep``: the part (the intersection) of each kept geometry cut
         by a zone boundary, None elsewhere (a whole geometry is its own part).
+    crossing : numpy.ndarray of bool or None
+        From a split (:func:`split_pieces`): True where the geometry crosses
+        the zone's boundary (its part is the intersection), False where the
+        zone properly contains it (its part is the whole geometry); None
+        when not known (:func:`sum_pieces`).
     """
 
     item: np.ndarray
     zone: np.ndarray
     amount: np.ndarray
     geometry: np.ndarray | None = None
+    crossing: np.ndarray | None = None
 
 
 def split_pieces(
@@ -218,52 +226,102 @@ def _split(
     geometry (its own measure is the part's) and *crossing* otherwise (the
     intersection is measured). Polygons are classified by :func:`_polygon_pairs`
     without testing every pair; other geometries (lines, and multi-part
-    polygons near a zone boundary) by those two predicates.
+    polygons near a zone boundary) by those two predicates. The crossing
+    polygon pairs are measured (:func:`_measure_crossing`, on threads) in
+    the background as soon as they are known, while the rest is classified.
     """
     none = np.empty(0, dtype=np.intp)
     rank = _tree_order(zones)
     if len(geometries) == 0 or rank is None:
-        return Pieces(none, none, np.empty(0), None if keep is None else np.empty(0, object))
+        return Pieces(
+            none,
+            none,
+            np.empty(0),
+            None if keep is None else np.empty(0, object),
+            np.empty(0, dtype=bool),
+        )
     polygonal = np.zeros(len(geometries), dtype=bool)
     if measure is shapely.area and _polygonal(zones):
         polygonal = np.isin(shapely.get_type_id(geometries), [_POLYGON, _MULTIPOLYGON])
     found = []
+    measured = []
     rest = np.flatnonzero(~polygonal)
-    if polygonal.any():
-        *pairs, multi = _polygon_pairs(geometries, np.flatnonzero(polygonal), zones)
-        found.append(pairs)
-        rest = np.union1d(rest, multi)
-    if rest.size:
-        found.append(list(_generic_pairs(geometries, rest, zones)))
-    index = np.concatenate([f[0] for f in found] + [f[2] for f in found])
-    zone = np.concatenate([f[1] for f in found] + [f[3] for f in found])
-    crossing = np.concatenate(
-        [np.zeros(f[0].size, bool) for f in found] + [np.ones(f[2].size, bool) for f in found]
-    )
-    order = np.argsort(index.astype(np.int64) * len(zones) + rank[zone])
-    index, zone, crossing = index[order], zone[order], crossing[order]
-    amount = np.asarray(measure(geometries[index]), dtype="float64")
-    parts = None if keep is None else np.full(index.size, None, dtype=object)
-    cut = np.flatnonzero(crossing)
-    if keep is not None and parts is not None and cut.size:
-        kept = cut[keep[index[cut]]]
-        cut = cut[~keep[index[cut]]]
-        if kept.size:
-            parts[kept] = parallel.map_slices(
-                shapely.intersection, geometries[index[kept]], zones[zone[kept]]
+    with ThreadPoolExecutor(1) as background:
+
+        def start(index: np.ndarray, zone: np.ndarray) -> None:
+            # the crossing pairs are measured while the rest is classified
+            measured.append(
+                background.submit(
+                    _measure_crossing, geometries, zones, index, zone, keep=keep, measure=measure
+                )
             )
-            amount[kept] = measure(parts[kept])
-    if cut.size:
-        amount[cut] = intersection_measure(
-            geometries[index[cut]], zones[zone[cut]], measure, group=zone[cut]
-        )
+
+        if polygonal.any():
+            *pairs, multi = _polygon_pairs(geometries, np.flatnonzero(polygonal), zones, start)
+            found.append(pairs)
+            rest = np.union1d(rest, multi)
+        if rest.size:
+            found.append(list(_generic_pairs(geometries, rest, zones)))
+        inside = np.concatenate([f[0] for f in found])
+        index = np.concatenate([inside] + [f[2] for f in found])
+        zone = np.concatenate([f[1] for f in found] + [f[3] for f in found])
+        order = np.argsort(index.astype(np.int64) * len(zones) + rank[zone])
+        amount = np.empty(index.size, dtype="float64")
+        amount[: inside.size] = measure(geometries[inside])
+        parts = None if keep is None else np.full(index.size, None, dtype=object)
+        at = inside.size
+        index, zone, crossing = index[order], zone[order], order >= inside.size
+        for k, f in enumerate(found):  # the crossing pairs, after the inside ones
+            if k < len(measured):
+                value, part = measured[k].result()
+            else:
+                value, part = _measure_crossing(
+                    geometries, zones, f[2], f[3], keep=keep, measure=measure
+                )
+            amount[at : at + value.size] = value
+            if parts is not None and part is not None:
+                parts[at : at + value.size] = part
+            at += value.size
+    amount = amount[order]
     positive = amount > 0
     return Pieces(
         index[positive],
         zone[positive],
         amount[positive],
-        None if parts is None else parts[positive],
+        None if parts is None else parts[order][positive],
+        crossing[positive],
     )
+
+
+def _measure_crossing(
+    geometries: np.ndarray,
+    zones: np.ndarray,
+    index: np.ndarray,
+    zone: np.ndarray,
+    *,
+    keep: np.ndarray | None,
+    measure: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Measure the parts of crossing pairs (intersections, on threads); the kept parts too.
+
+    Returns the amounts and, with ``keep``, the parts (None where not kept).
+    """
+    if keep is None:
+        return intersection_measure(geometries[index], zones[zone], measure, group=zone), None
+    amount = np.empty(index.size, dtype="float64")
+    parts = np.full(index.size, None, dtype=object)
+    kept = keep[index]
+    if kept.any():
+        parts[kept] = parallel.map_slices(
+            shapely.intersection, geometries[index[kept]], zones[zone[kept]]
+        )
+        amount[kept] = measure(parts[kept])
+    cut = ~kept
+    if cut.any():
+        amount[cut] = intersection_measure(
+            geometries[index[cut]], zones[zone[cut]], measure, group=zone[cut]
+        )
+    return amount, parts
 
 
 def _tree_order(zones: np.ndarray) -> np.ndarray | None:
@@ -303,12 +361,13 @@ _POLYGON = 3
 _MULTIPOLYGON = 6
 GRID_CELLS = 4_000_000
 """At most this many cells in the grid that :func:`_polygon_pairs` classifies parcels with."""
-CHUNK_SEGMENTS = 2
-"""Zone boundaries are tested against parcels in pieces of this many segments."""
 
 
 def _polygon_pairs(
-    geometries: np.ndarray, positions: np.ndarray, zones: np.ndarray
+    geometries: np.ndarray,
+    positions: np.ndarray,
+    zones: np.ndarray,
+    on_crossing: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Inside and crossing pairs of (multi)polygons and polygonal zones.
 
@@ -319,19 +378,25 @@ def _polygon_pairs(
        is exact) marks every cell that the bounding box of a boundary segment
        meets. The cells of a bounding box that meets no marked cell form one
        region without a boundary point, inside the same zones as the centre
-       of one of them (point-in-polygon): a geometry in it is inside those
-       zones and outside the others. That is most parcels, classified
-       without a GEOS predicate.
-    2. For the rest, pieces of boundary (:data:`CHUNK_SEGMENTS` segments) are
+       of one of them (point-in-polygon, one centre for each run of unmarked
+       cells in a column of the grid: :meth:`_Grid.labels`): a geometry in
+       it is inside those zones and outside the others. That is most
+       parcels, classified without a GEOS predicate.
+    2. For the rest, the boundary segments (each distinct segment once, for
+       all the zones whose boundaries share it: :func:`_segments`) are
        tested against the geometries whose bounding boxes they meet
-       (``intersects``, on threads): the pairs that meet are crossing. A
-       single polygon is connected: the zones that contain its first vertex
-       and are not crossing hold it inside. Multi-part ones are returned
-       for the plain predicates.
+       (``intersects``, on threads): a geometry meeting a segment crosses
+       every zone of that segment. A single polygon is connected: the zones
+       that contain its first vertex and are not crossing hold it inside
+       (tested only where the boxes meet and the pair is not crossing).
+       Multi-part ones are returned for the plain predicates.
 
     The pairs are exactly those of ``intersects`` and ``contains_properly``.
     Returns inside (geometry, zone), crossing (geometry, zone), and the
-    positions left to the plain predicates.
+    positions left to the plain predicates. The crossing pairs are known
+    first: ``on_crossing(geometry, zone)`` is called with them (once, unless
+    no zone has a boundary segment) before the inside pairs are sought, so
+    that they can be measured meanwhile.
     """
     none = np.empty(0, dtype=np.intp)
     parts, part_zone = shapely.get_parts(zones, return_index=True)
@@ -345,67 +410,132 @@ def _polygon_pairs(
     high = np.maximum(xy[start], xy[start + 1])
     bounds = parallel.map_slices(shapely.bounds, geometries[positions])
     known = np.isfinite(bounds).all(axis=1)
-    positions, bounds = positions[known], bounds[known]
+    if not known.all():
+        positions, bounds = positions[known], bounds[known]
     grid = _Grid(shapely.total_bounds(zones), bounds)
     marked = grid.marked(low, high)
     first, last = grid.cell(bounds[:, :2]), grid.cell(bounds[:, 2:])
     within = (last >= 0).all(axis=1) & (first < grid.shape).all(axis=1)  # else: no zone
-    positions, first, last = positions[within], first[within], last[within]
+    if not within.all():
+        positions, first, last = positions[within], first[within], last[within]
     whole = (first >= 0).all(axis=1) & (last < grid.shape).all(axis=1)  # box inside the grid
     first = np.maximum(first, 0)
     last = np.minimum(last, np.array(grid.shape) - 1)
     clear = (grid.count(marked, first, last) == 0) & whole
+    edge = positions[~clear]
+    single = shapely.get_num_geometries(geometries[edge]) == 1
+    multi, edge = edge[~single], edge[single]
+    tree = shapely.STRtree(geometries[edge])
+    cross_key = _crossing(tree, edge, len(zones), _segments(xy, start, seg_zone))
+    if on_crossing is not None:
+        on_crossing(cross_key // len(zones), cross_key % len(zones))
     cell = first[clear, 0] * grid.shape[1] + first[clear, 1]
-    label, hits = grid.labels(zones, cell)
+    label, hits = grid.labels(zones, cell, marked)
     lone = hits == 1
-    inside_index = positions[clear][lone]
-    inside_zone = label[lone]
-    band = np.r_[positions[~clear], positions[clear][hits > 1]]
-    multi = band[shapely.get_num_geometries(geometries[band]) != 1]
-    if multi.size:
-        band = np.setdiff1d(band, multi)
-    if band.size == 0:
-        return inside_index, inside_zone, none, none, multi
-    chunk, chunk_zone = _chunks(xy, start, seg_zone, CHUNK_SEGMENTS)
-    subset = geometries[band]
-    tree = shapely.STRtree(subset)
-    line, member = tree.query(chunk)
-    meets = parallel.map_slices(shapely.intersects, chunk[line], subset[member])
-    cross_key = np.unique(
-        band[member[meets]].astype(np.int64) * len(zones) + chunk_zone[line[meets]]
-    )
-    counts = shapely.get_num_coordinates(subset)
-    vertex = shapely.get_coordinates(subset)[np.r_[0, np.cumsum(counts)[:-1]]]
-    zone, member = tree.query(zones)
+    inside_index = [positions[clear][lone]]
+    inside_zone = [label[lone]]
+    shared = positions[clear][hits > 1]  # in two zones or more: not crossing any
+    single = shapely.get_num_geometries(geometries[shared]) == 1
+    multi = np.r_[multi, shared[~single]]
+    shared = shared[single]
     shapely.prepare(zones)
-    holds = shapely.contains_xy(zones[zone], vertex[member, 0], vertex[member, 1])
-    in_key = band[member[holds]].astype(np.int64) * len(zones) + zone[holds]
-    in_key = in_key[~np.isin(in_key, cross_key)]
+    held = [_held(tree, edge, zones, cross_key)]
+    if shared.size:
+        held.append(_held(shapely.STRtree(geometries[shared]), shared, zones, cross_key))
+    for in_key in held:
+        inside_index.append(in_key // len(zones))
+        inside_zone.append(in_key % len(zones))
     return (
-        np.r_[inside_index, in_key // len(zones)],
-        np.r_[inside_zone, in_key % len(zones)],
+        np.concatenate(inside_index),
+        np.concatenate(inside_zone),
         cross_key // len(zones),
         cross_key % len(zones),
-        multi,
+        np.sort(multi),
     )
 
 
-def _chunks(
-    xy: np.ndarray, start: np.ndarray, seg_zone: np.ndarray, size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cut boundary segments into lines of ``size`` consecutive segments of one ring."""
-    follows = np.r_[False, start[1:] == start[:-1] + 1]  # same ring, next segment
-    run = np.cumsum(~follows) - 1  # ring runs
-    run_start = np.flatnonzero(~follows)
-    local = np.arange(start.size) - run_start[run]
-    new = ~follows | (local % size == 0)
-    chunk = np.cumsum(new) - 1
-    last = np.r_[np.flatnonzero(new)[1:] - 1, start.size - 1]
-    points = np.r_[start, start[last] + 1]
-    owner = np.r_[chunk, chunk[last]]
-    order = np.lexsort((points, owner))
-    lines = shapely.linestrings(xy[points[order]], indices=owner[order])
-    return np.asarray(lines, dtype=object), seg_zone[new]
+def _crossing(
+    tree: shapely.STRtree,
+    members: np.ndarray,
+    zones: int,
+    segments: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Return the sorted keys ``member * zones + zone`` of the polygons meeting a zone's segments.
+
+    ``tree`` holds the polygons at positions ``members``; the segments are
+    those of :func:`_segments`, each tested (``intersects``, on threads)
+    against the polygons whose boxes its box meets.
+    """
+    segment, first, zone = segments
+    line, member = tree.query(segment)
+    meets = parallel.map_slices(shapely.intersects, segment[line], tree.geometries[member])
+    line, member = line[meets], member[meets]
+    shares = first[line + 1] - first[line]  # the zones sharing each segment
+    at = np.repeat(first[line] - np.cumsum(shares) + shares, shares)
+    return np.unique(
+        np.repeat(members[member].astype(np.int64) * zones, shares) + zone[at + np.arange(at.size)]
+    )
+
+
+def _held(
+    tree: shapely.STRtree, members: np.ndarray, zones: np.ndarray, cross_key: np.ndarray
+) -> np.ndarray:
+    """Keys ``member * len(zones) + zone`` of the single polygons inside zones, by first vertex.
+
+    ``tree`` holds the polygons at positions ``members``; a pair is inside
+    when its key is not in ``cross_key`` (sorted) and the zone (prepared)
+    contains the polygon's first vertex.
+    """
+    zone, member = tree.query(zones)
+    key = members[member].astype(np.int64) * len(zones) + zone
+    if cross_key.size:
+        crossing = cross_key[np.minimum(np.searchsorted(cross_key, key), cross_key.size - 1)]
+        open_ = crossing != key
+        zone, member, key = zone[open_], member[open_], key[open_]
+    need, where = np.unique(member, return_inverse=True)
+    polygons = tree.geometries[need]
+    counts = shapely.get_num_coordinates(polygons)
+    vertex = shapely.get_coordinates(polygons)[np.cumsum(counts) - counts]
+    holds = shapely.contains_xy(zones[zone], vertex[where, 0], vertex[where, 1])
+    return key[holds]
+
+
+def _segments(
+    xy: np.ndarray, start: np.ndarray, seg_zone: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the distinct boundary segments as lines, and the zones holding each.
+
+    Segment ``k`` runs from ``xy[start[k]]`` to ``xy[start[k] + 1]`` on a
+    boundary of zone ``seg_zone[k]``; a segment and its reverse are the same
+    point set, so an edge shared by two zones is one line (segments are
+    sorted by their lower end only: equal ones that other segments from the
+    same end come between stay apart, tested twice). A segment of zero length
+    is left out when its ring has another one (its point is an end of that
+    ring's neighbouring segment, which is kept).
+
+    Returns
+    -------
+    lines : numpy.ndarray of LineString
+        One two-point line per distinct segment.
+    first : numpy.ndarray of int
+        ``len(lines) + 1`` offsets: line ``u`` belongs to the zones
+        ``zone[first[u]:first[u + 1]]``.
+    zone : numpy.ndarray of int
+    """
+    a, b = xy[start], xy[start + 1]
+    swap = (b[:, 0] < a[:, 0]) | ((b[:, 0] == a[:, 0]) & (b[:, 1] < a[:, 1]))
+    low = np.where(swap[:, None], b, a)
+    high = np.where(swap[:, None], a, b)
+    long = (low != high).any(axis=1)
+    run = np.cumsum(np.r_[True, start[1:] != start[:-1] + 1]) - 1  # ring runs of segments
+    lengthy = np.bincount(run[long], minlength=run[-1] + 1) > 0
+    kept = np.flatnonzero(long | ~lengthy[run])
+    order = kept[np.lexsort((low[kept, 1], low[kept, 0]))]  # by lower end, then as found
+    low, high = low[order], high[order]
+    new = np.r_[True, ((low[1:] != low[:-1]) | (high[1:] != high[:-1])).any(axis=1)]
+    first = np.r_[np.flatnonzero(new), order.size]
+    lines = shapely.linestrings(np.stack([low[new], high[new]], axis=1))
+    return np.asarray(lines, dtype=object), first, seg_zone[order]
 
 
 class _Grid:
@@ -449,9 +579,19 @@ class _Grid:
         x0, y0, x1, y1 = first[:, 0], first[:, 1], last[:, 0] + 1, last[:, 1] + 1
         return sums[x1, y1] - sums[x0, y1] - sums[x1, y0] + sums[x0, y0]
 
-    def labels(self, zones: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each cell (flat index), the last zone holding its centre and how many do."""
+    def labels(
+        self, zones: np.ndarray, cells: np.ndarray, sums: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each unmarked cell (flat index), the last zone holding its centre and how many do.
+
+        ``sums``: :meth:`marked`. Unmarked cells that follow each other in a
+        column of the grid form one region without a boundary point (the
+        cells are half-open), so the centre of the first one stands for all.
+        """
         nx, ny = self.shape
+        free = (np.diff(np.diff(sums, axis=0), axis=1) == 0).ravel()
+        begins = free & ((np.arange(free.size) % ny == 0) | ~np.r_[False, free[:-1]])
+        cells = np.flatnonzero(begins)[np.cumsum(begins)[cells] - 1]
         wanted = np.zeros(nx * ny, dtype=bool)
         wanted[cells] = True
         need = wanted.reshape(nx, ny)

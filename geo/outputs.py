@@ -21,11 +21,13 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 
+from geo import parallel
 from geo._lock import STAGING_PREFIX, output_lock, remove_stale_staging, signals_deferred
 from geo.errors import GeoInputError, OutputError
-from geo.indicators import split_polygons
+from geo.indicators import Pieces, split_polygons
 from geo.names import slug
 from geo.pipeline import RunResult
 from geo.progress import PROGRESS_FILES, TRENDS_DIR, find_progress, progress_writers
@@ -264,9 +266,10 @@ def write_geopackage(result: RunResult, path: Path) -> None:
         layers["findings"] = result.coverage
     infos = []
     for name, layer in layers.items():
-        layer.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+        # through Arrow: a third faster than feature by feature on a million parcels
+        pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG", use_arrow=True)
         values = {
-            column: tuple(sorted({str(v) for v in layer[column].dropna()}))
+            column: tuple(sorted({str(v) for v in pd.unique(layer[column].dropna())}))
             for column in ("kind", "code")
             if column in layer.columns
         }
@@ -319,6 +322,12 @@ def _geometry_kind(layer: gpd.GeoDataFrame) -> str:
 def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
     """Return the land-use parcels split exactly at hamlet boundaries (unit ones without hamlets).
 
+    The run's own split (``result.landuse_split``: the pieces, their areas,
+    which cross a zone boundary, the residential parcels' cut parts) is used
+    when it was made by these zones, and only the other crossing pieces are
+    intersected here; otherwise (a what-if run's new units, a result without
+    it) the parcels are split here. Both give the same pieces.
+
     Parameters
     ----------
     result : RunResult
@@ -340,17 +349,25 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
     zones = result.hamlets if result.hamlets is not None else result.units
     parcels = landuse.geometry.to_numpy()
     zone_geoms = zones.geometry.to_numpy()
-    parcel_index, zone_index, area = split_polygons(parcels, zone_geoms)
-    pieces = parcels[parcel_index].copy()
-    crossing = ~shapely.contains_properly(zone_geoms[zone_index], parcels[parcel_index])
-    if crossing.any():
+    split = result.landuse_split
+    if split is not None and split.pieces.crossing is not None and _same(split.zones, zone_geoms):
+        parcel_index, zone_index, area = split.pieces.item, split.pieces.zone, split.pieces.amount
+        crossing = split.pieces.crossing
+        cut = _cut_parts(parcels, zone_geoms, split.pieces)
+    else:
+        parcel_index, zone_index, area = split_polygons(parcels, zone_geoms)
+        crossing = ~shapely.contains_properly(zone_geoms[zone_index], parcels[parcel_index])
         cut = shapely.intersection(
             parcels[parcel_index[crossing]], zone_geoms[zone_index[crossing]]
         )
-        pieces[crossing] = [_polygonal(g) for g in cut]
+    pieces = parcels[parcel_index].copy()
+    if crossing.any():
+        pieces[crossing] = _polygonal_all(cut)
     codes = landuse["code"].astype(str).to_numpy()[parcel_index]
     table = landuse_codes()
-    groups = [table[c].group if c in table else "" for c in codes]
+    code_at, distinct = pd.factorize(codes)
+    groups = np.array([table[c].group if c in table else "" for c in distinct], dtype=object)
+    groups = groups[code_at]
     zone_ids = zones["id"].astype(str).to_numpy()[zone_index]
     unit_ids = zones["unit_id"].astype(str).to_numpy()[zone_index] if by_hamlet else zone_ids
     return gpd.GeoDataFrame(
@@ -365,6 +382,48 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
         geometry=pieces,
         crs=landuse.crs,
     )
+
+
+def _cut_parts(parcels: np.ndarray, zones: np.ndarray, pieces: Pieces) -> np.ndarray:
+    """Return the parts of the pieces that cross a zone boundary, in order.
+
+    The parts the split kept (residential parcels) are reused; the others are
+    intersected here, a zone's pairs together, on :data:`geo.parallel.THREADS`
+    threads.
+    """
+    crossing = np.flatnonzero(np.asarray(pieces.crossing, dtype=bool))
+    parts = np.full(crossing.size, None, dtype=object)
+    if pieces.geometry is not None:
+        parts[:] = pieces.geometry[crossing]
+    todo = np.flatnonzero(shapely.is_missing(parts))
+    if todo.size:
+        pairs = crossing[todo]
+        order = np.argsort(pieces.zone[pairs], kind="stable")
+        zone = pieces.zone[pairs][order]
+        cut = parallel.map_slices(
+            shapely.intersection,
+            parcels[pieces.item[pairs][order]],
+            zones[zone],
+            cuts=np.flatnonzero(np.r_[True, zone[1:] != zone[:-1]]),
+        )
+        parts[todo[order]] = cut
+    return parts
+
+
+def _same(stored: np.ndarray, zones: np.ndarray) -> bool:
+    """Whether two arrays hold the same geometries, in the same order, coordinate for coordinate."""
+    return len(stored) == len(zones) and bool(
+        np.array_equal(shapely.to_wkb(stored), shapely.to_wkb(zones))
+    )
+
+
+def _polygonal_all(geometries: np.ndarray) -> np.ndarray:
+    """Keep the polygons of each intersection (:func:`_polygonal`), vectorised."""
+    result = np.asarray(geometries, dtype=object).copy()
+    other = np.flatnonzero(~np.isin(shapely.get_type_id(result), [3, 6]))
+    for position in other:
+        result[position] = _polygonal(result[position])
+    return result
 
 
 def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -24,6 +25,24 @@ from geo.validate import Finding, validate_layer
 
 POPULATION_TOLERANCE = 0.005
 """Relative difference between a unit's population and its hamlets' sum that is reported."""
+
+
+class LanduseSplit(NamedTuple):
+    """The run's parcels split by its zones, kept for the outputs.
+
+    Attributes
+    ----------
+    zones : numpy.ndarray of shapely geometries
+        The zones the parcels were split by: the hamlets, or the units
+        without a hamlet layer, in the layer's order.
+    pieces : geo.indicators.Pieces
+        The split (:func:`geo.indicators.split_pieces`): which pairs cross a
+        zone boundary (``pieces.crossing``), and the cut parts of the
+        residential parcels (``pieces.geometry``, None without them).
+    """
+
+    zones: np.ndarray
+    pieces: indicators.Pieces
 
 
 @dataclass
@@ -53,6 +72,12 @@ class RunResult:
         The validated inputs, for the map.
     sets : list of CriteriaSet
         Every criteria set evaluated (one per family in force).
+    landuse_split : LanduseSplit or None
+        The parcels of ``landuse`` split by the hamlets (the units without
+        hamlets), so that the GeoPackage's
+        ``landuse_by_hamlet`` layer (:func:`geo.outputs.landuse_by_zone`) does
+        not split them again; None when the run did not keep it (per-commune
+        runs, no land-use layer).
     """
 
     project: Project
@@ -69,6 +94,7 @@ class RunResult:
     infrastructure: gpd.GeoDataFrame | None = None
     roads: gpd.GeoDataFrame | None = None
     sets: list[crit.CriteriaSet] = field(default_factory=list)
+    landuse_split: LanduseSplit | None = None
 
 
 def run(
@@ -132,6 +158,11 @@ def run(
         hamlet_pieces = _landuse_pieces(hamlets, layers)
         hamlets = _with_indicators(hamlets, layers, hamlet_pieces)
     unit_pieces = _unit_pieces(units, hamlets, layers, hamlet_pieces)
+    split = None
+    if hamlet_pieces is not None and hamlets is not None:
+        split = LanduseSplit(hamlets.geometry.to_numpy(), hamlet_pieces)
+    elif unit_pieces is not None and hamlets is None:
+        split = LanduseSplit(units.geometry.to_numpy(), unit_pieces)
     units = _with_indicators(units, layers, unit_pieces)
     units = _unit_population(units, hamlets, project, findings)
     for zones in (units, hamlets):
@@ -158,6 +189,7 @@ def run(
         findings=findings,
         layers=layers,
         landuse=layers.get("landuse"),
+        landuse_split=split,
     )
 
 
@@ -170,6 +202,7 @@ def evaluate_criteria(
     findings: list[Finding],
     layers: dict[str, gpd.GeoDataFrame],
     landuse: gpd.GeoDataFrame | None,
+    landuse_split: LanduseSplit | None = None,
 ) -> RunResult:
     """Evaluate the criteria in force on units and hamlets with their indicators.
 
@@ -191,6 +224,9 @@ def evaluate_criteria(
         The validated layers (``infrastructure`` and ``roads`` are kept).
     landuse : geopandas.GeoDataFrame, optional
         The parcels to keep on the result (None when they were read per unit).
+    landuse_split : LanduseSplit, optional
+        Their split by the hamlets (the units without hamlets), kept on the
+        result for the outputs.
 
     Returns
     -------
@@ -241,6 +277,7 @@ def evaluate_criteria(
         infrastructure=layers.get("infrastructure"),
         roads=layers.get("roads"),
         sets=sets,
+        landuse_split=landuse_split,
     )
 
 

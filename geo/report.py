@@ -359,11 +359,6 @@ def unit_map_svg(
 # ----------------------------------------------------------------------------- one page
 
 
-def _rows_of(result: RunResult, unit_id: str) -> pd.DataFrame:
-    rows = result.criteria
-    return rows.loc[(rows["level"] == "unit") & (rows["id"].astype(str) == unit_id)]
-
-
 def _verdict_table(rows: pd.DataFrame, footnotes: list[str]) -> str:
     """Return the verdict table; each row's source is a numbered footnote (shared ones once).
 
@@ -418,7 +413,7 @@ def _verdict_table(rows: pd.DataFrame, footnotes: list[str]) -> str:
     )
 
 
-def _figures(result: RunResult, unit: Mapping[str, Any]) -> str:
+def _figures(result: RunResult, unit: Mapping[str, Any], hamlet_count: int | None = None) -> str:
     rows: list[tuple[str, str]] = []
 
     def add(column: str, value: Any, unit_of_measure: str | None = None) -> None:
@@ -444,7 +439,11 @@ def _figures(result: RunResult, unit: Mapping[str, Any]) -> str:
     add("households", unit.get("households"))
     add("density_per_km2", unit.get("density_per_km2"))
     if result.hamlets is not None:
-        count = int((result.hamlets["unit_id"].astype(str) == str(unit["id"])).sum())
+        count = (
+            int((result.hamlets["unit_id"].astype(str) == str(unit["id"])).sum())
+            if hamlet_count is None
+            else hamlet_count
+        )
         rows.append(("Số thôn, xóm <span class='en'>/ hamlets</span>", str(count)))
     for column in ("agricultural_share_pct", "road_km", "road_density_km_per_km2"):
         if column in unit:
@@ -465,10 +464,19 @@ def _figures(result: RunResult, unit: Mapping[str, Any]) -> str:
     return f"<table class='figures'>{body}</table>"
 
 
-def _set_lines(result: RunResult, rows: pd.DataFrame, shown: Iterable[str]) -> str:
-    """One table row per other criteria set: verdict, name, status counts."""
+def _set_lines(
+    result: RunResult,
+    rows: pd.DataFrame,
+    shown: Iterable[str],
+    verdicts: pd.DataFrame | None = None,
+) -> str:
+    """One table row per other criteria set: verdict, name, status counts.
+
+    ``verdicts``: the units indexed by id (made here when not given).
+    """
     lines = []
-    verdicts = result.units.set_index("id")
+    if verdicts is None:
+        verdicts = result.units.set_index("id")
     for criteria_set in result.sets:
         if criteria_set.id in shown:
             continue
@@ -504,7 +512,10 @@ def _set_lines(result: RunResult, rows: pd.DataFrame, shown: Iterable[str]) -> s
     )
 
 
-def _caveats(result: RunResult, unit_id: str, rows: pd.DataFrame) -> list[str]:
+def _caveats(
+    result: RunResult, unit_id: str, rows: pd.DataFrame, mine: pd.DataFrame | None = None
+) -> list[str]:
+    """Return the page's caveats; ``mine``: the unit's findings (picked here when not given)."""
     items: list[str] = []
     if result.project.note:
         items.append(escape(_cut(result.project.note, 150)))
@@ -519,7 +530,8 @@ def _caveats(result: RunResult, unit_id: str, rows: pd.DataFrame) -> list[str]:
     items += [f"Ghi chú / note: {escape(_cut(note, 150))}" for note in result.standard.notes]
     findings = result.findings
     if not findings.empty:
-        mine = findings.loc[findings["feature"].astype(str) == unit_id]
+        if mine is None:
+            mine = findings.loc[findings["feature"].astype(str) == unit_id]
         for row in mine.to_dict("records"):
             label = FINDING_LABELS.get(str(row.get("kind")), FINDING_LABEL_OTHER)
             items.append(f"{escape(label.vi)}: {escape(_cut(str(row.get('message'))))}")
@@ -544,7 +556,7 @@ def _page(
     project = result.project
     standard = result.standard
     unit_id = str(unit["id"])
-    rows = _rows_of(result, unit_id)
+    rows = context["rows"].get(unit_id, context["no_rows"])
     verdict = str(unit.get("ward_verdict") or "not_assessed")
     verdict_label = STATUS_LABELS.get(verdict, STATUS_LABELS["not_assessed"])
     ward_rows = rows.loc[rows["set"] == standard.id]
@@ -570,7 +582,7 @@ def _page(
     tables.append(
         "<ol class='notes'>" + "".join(f"<li>{escape(n)}</li>" for n in footnotes) + "</ol>"
     )
-    others = _set_lines(result, rows, shown)
+    others = _set_lines(result, rows, shown, context["verdicts"])
     if others:
         tables += ["<h2>Các bộ tiêu chí khác <span class='en'>/ other criteria sets</span></h2>"]
         tables.append(others)
@@ -596,7 +608,9 @@ def _page(
         f"{escape(role)}: {escape(spec.path.name)}" for role, spec in project.layers.items()
     )
     sources.append(f"Tệp dữ liệu <span class='en'>/ data files</span>: {layers}")
-    caveats = _caveats(result, unit_id, rows)
+    caveats = _caveats(
+        result, unit_id, rows, context["findings"].get(unit_id, context["no_findings"])
+    )
     hidden = len(caveats) - MAX_CAVEATS
     caveat_items = caveats[:MAX_CAVEATS] + (
         [f"… và {hidden} mục khác trong report.xlsx / and {hidden} more in report.xlsx"]
@@ -616,7 +630,7 @@ Tiêu chuẩn áp dụng ngày <span class="en">/ standards as of</span>:
 <span class="en">/ verdict: {escape(verdict_label.en)}</span> — {escape(tally)}</div>
 <div class="row">
 <div style="flex:1 1 auto"><h2 style="margin-top:0">Số liệu chính
-<span class="en">/ key figures</span></h2>{_figures(result, unit)}</div>
+<span class="en">/ key figures</span></h2>{_figures(result, unit, len(hamlets))}</div>
 <figure>{svg}<figcaption>Xã (đậm), thôn (nét đứt), xã lân cận (xám){legend}.
 {escape(project.crs.name)}</figcaption></figure>
 </div>
@@ -632,7 +646,11 @@ số liệu đầy đủ trong report.xlsx và results.gpkg</footer>
 
 
 def _context(result: RunResult) -> dict[str, Any]:
-    """Spatial lookups shared by every page: neighbours, hamlets by unit, points by unit."""
+    """Return the lookups shared by every page: neighbours, hamlets, points, rows by unit.
+
+    The criteria rows and findings are grouped by unit once, not filtered
+    out of the whole tables for each page (a hundred pages at province scale).
+    """
     units = result.units.geometry.to_numpy()
     tree = shapely.STRtree(units)
 
@@ -661,12 +679,28 @@ def _context(result: RunResult) -> dict[str, Any]:
         found = point_tree.query(geometry, predicate="intersects")
         return [(point_geoms[i], kinds[i]) for i in sorted(found)]
 
+    criteria = result.criteria
+    unit_rows = criteria.loc[criteria["level"] == "unit"]
+    findings = result.findings
+    unit_ids = result.units["id"].astype(str)
+    features = findings["feature"].astype(str)
+    findings = findings.loc[features.isin(unit_ids).to_numpy()]  # the others are on no page
     return {
         "neighbours": neighbours,
         "hamlets": hamlets,
         "points": points,
         "today": date.today(),
+        "rows": _by_key(unit_rows, unit_rows["id"]),
+        "no_rows": criteria.iloc[0:0],
+        "verdicts": result.units.set_index("id"),
+        "findings": _by_key(findings, findings["feature"]),
+        "no_findings": result.findings.iloc[0:0],
     }
+
+
+def _by_key(frame: pd.DataFrame, key: pd.Series) -> dict[str, pd.DataFrame]:
+    """Split a table by a column's text, keeping each part's rows in order."""
+    return {str(k): part for k, part in frame.groupby(key.astype(str).to_numpy(), sort=False)}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -291,3 +291,39 @@ def test_kept_parts_are_the_intersections():
     assert shapely.equals(pieces.geometry[1], shapely.intersection(parcels[0], zones[1]))
     assert pieces.geometry[2] is None  # a whole parcel is its own part
     assert pieces.amount.tolist() == [500.0, 500.0, 100.0]
+
+
+def with_repeated_vertices(polygon):
+    """The same polygon with each vertex of its rings written twice (zero-length segments)."""
+    rings = [polygon.exterior, *polygon.interiors]
+    doubled = [np.repeat(np.asarray(ring.coords), 2, axis=0)[:-1] for ring in rings]
+    return shapely.Polygon(doubled[0], doubled[1:])
+
+
+@PROPERTY
+@given(zones=tilings, parcels=mixed_parcels(), reverse=st.booleans())
+def test_shared_and_degenerate_boundary_segments_are_the_plain_method(zones, parcels, reverse):
+    # boundary segments shared by three zones (a zone given twice, once with its rings reversed
+    # or with every vertex doubled) and zero-length segments: each distinct segment is tested
+    # once for all the zones holding it
+    twin = shapely.reverse(zones[0]) if reverse else with_repeated_vertices(zones[0])
+    zones = np.array([*(with_repeated_vertices(z) for z in zones[1::2]), *zones[::2], twin])
+    assert_same_split(split_polygons(parcels, zones), reference_split(parcels, zones))
+
+
+def test_kept_parts_of_many_parcels_are_the_intersections():
+    # enough parcels for the grid, the threads and the measuring in the background
+    rng = np.random.default_rng(5)
+    zones = voronoi(ORIGIN + rng.uniform(0, SIDE, (15, 2)).round(2), SQUARE)
+    zones = np.array([*zones, with_repeated_vertices(zones[0]), shapely.reverse(zones[1])])
+    frame = shapely.box(X0 - 50, Y0 - 50, X0 + SIDE + 50, Y0 + SIDE + 50)
+    parcels = voronoi(ORIGIN - 50 + rng.uniform(0, SIDE + 100, (6000, 2)).round(2), frame)
+    keep = rng.random(parcels.size) < 0.5
+    pieces = split_pieces(parcels, zones, keep=keep)
+    assert_same_split(pieces[:3], reference_split(parcels, zones))
+    inside = shapely.contains_properly(zones[pieces.zone], parcels[pieces.item])
+    assert np.array_equal(pieces.crossing, ~inside)
+    kept = pieces.crossing & keep[pieces.item]
+    assert (pieces.geometry[~kept] == None).all()  # noqa: E711
+    expected = shapely.intersection(parcels[pieces.item[kept]], zones[pieces.zone[kept]])
+    assert (shapely.to_wkb(pieces.geometry[kept]) == shapely.to_wkb(expected)).all()

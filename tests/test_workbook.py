@@ -200,6 +200,14 @@ def test_text_is_never_a_formula(sample, tmp_path):
     assert cell.value.startswith("=HYPERLINK")
 
 
+def test_control_characters_are_dropped_not_fatal(sample, tmp_path):
+    units = sample.units.copy()
+    units["name"] = "Quyết\x0b Thắng  "  # a vertical tab pasted from a legacy file
+    path = tmp_path / "report.xlsx"
+    write_workbook(dataclasses.replace(sample, units=units), path)
+    assert load_workbook(path)["Chỉ tiêu xã"]["B4"].value == "Quyết Thắng  "
+
+
 def test_province_summary_and_ranking():
     result = geo.run(
         geo.load_project(layers_dir() / "thai-nguyen-2025", as_of=pd.Timestamp("2026-01-01").date())
