@@ -56,9 +56,9 @@ from geo.pipeline import (
     RunResult,
     _landuse_pieces,
     _unit_pieces,
-    _unit_population,
     _with_area_checks,
     _with_indicators,
+    _with_population,
     _with_residents_and_access,
     evaluate_criteria,
 )
@@ -850,23 +850,7 @@ def _landuse_table(sums: Sequence[pd.DataFrame], index: pd.Index) -> pd.DataFram
         ],
         ignore_index=True,
     )
-    pieces = pieces.astype({"zone": "int64", "km2": "float64"})
-    by_code = pieces.pivot_table(index="zone", columns="code", values="km2", aggfunc="sum")
-    by_code = by_code.reindex(range(len(index))).fillna(0.0)
-    table = landuse_codes()
-    result = pd.DataFrame(index=range(len(index)))
-    for code in sorted(by_code.columns):
-        result[f"landuse_{code}_km2"] = by_code[code].to_numpy()
-    covered = by_code.sum(axis=1).to_numpy()
-    result["landuse_covered_km2"] = covered
-    groups = {code: (table[code].group if code in table else None) for code in by_code.columns}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for group in indicators.LANDUSE_GROUPS:
-            members = [code for code, found in groups.items() if found == group]
-            share = by_code[members].sum(axis=1).to_numpy() / covered * 100.0
-            result[f"{group}_share_pct"] = np.where(covered > 0, share, np.nan)
-    result.index = index
-    return result
+    return indicators.landuse_table(pieces, index)
 
 
 def _allocation(results: Sequence[ChunkResult], hamlets: gpd.GeoDataFrame) -> dasymetric.Allocation:
@@ -948,12 +932,7 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
     if hamlets is not None:
         hamlets = _with_indicators(hamlets, layers, landuse_table=land.hamlets)
     units = _with_indicators(units, layers, landuse_table=land.units)
-    units = _unit_population(units, hamlets, project, findings)
-    for zones in (units, hamlets):
-        if zones is not None:
-            zones["density_per_km2"] = indicators.density_per_km2(
-                zones["population"], zones["area_km2"]
-            )
+    units = _with_population(units, hamlets, project, findings)
     problems = coverage.check_coverage(
         units, hamlets, None, official_area_km2=units.get("official_area_km2")
     )

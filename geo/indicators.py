@@ -672,10 +672,31 @@ def landuse_indicators(
     parcel, zone, area = pieces.item, pieces.zone, pieces.amount
     codes = landuse["code"].fillna("?").to_numpy()[parcel]
     frame = pd.DataFrame({"zone": zone, "code": codes, "km2": area / M2_PER_KM2})
-    by_code = frame.pivot_table(index="zone", columns="code", values="km2", aggfunc="sum")
-    by_code = by_code.reindex(range(len(zones))).fillna(0.0)
+    return landuse_table(frame, zones.index)
+
+
+def landuse_table(areas: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """Pivot land-use areas into :func:`landuse_indicators`' table.
+
+    Parameters
+    ----------
+    areas : pandas.DataFrame
+        ``zone`` (0-based position in ``index``), ``code`` and ``km2``, one
+        row per piece (or per zone and code, already summed).
+    index : pandas.Index
+        The zones' index, the result's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``landuse_<CODE>_km2`` per code, ``landuse_covered_km2`` and the
+        group shares, as :func:`landuse_indicators` describes.
+    """
+    areas = areas.astype({"zone": "int64", "km2": "float64"})
+    by_code = areas.pivot_table(index="zone", columns="code", values="km2", aggfunc="sum")
+    by_code = by_code.reindex(range(len(index))).fillna(0.0)
     table = landuse_codes()
-    result = pd.DataFrame(index=range(len(zones)))
+    result = pd.DataFrame(index=range(len(index)))
     for code in sorted(by_code.columns):
         result[f"landuse_{code}_km2"] = by_code[code].to_numpy()
     covered = by_code.sum(axis=1).to_numpy()
@@ -686,7 +707,7 @@ def landuse_indicators(
             members = [code for code, found in groups.items() if found == group]
             share = by_code[members].sum(axis=1).to_numpy() / covered * 100.0
             result[f"{group}_share_pct"] = np.where(covered > 0, share, np.nan)
-    result.index = zones.index
+    result.index = index
     return result
 
 

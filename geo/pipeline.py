@@ -164,12 +164,7 @@ def run(
     elif unit_pieces is not None and hamlets is None:
         split = LanduseSplit(units.geometry.to_numpy(), unit_pieces)
     units = _with_indicators(units, layers, unit_pieces)
-    units = _unit_population(units, hamlets, project, findings)
-    for zones in (units, hamlets):
-        if zones is not None:
-            zones["density_per_km2"] = indicators.density_per_km2(
-                zones["population"], zones["area_km2"]
-            )
+    units = _with_population(units, hamlets, project, findings)
     problems = coverage.check_coverage(
         units,
         hamlets,
@@ -449,6 +444,25 @@ def _with_indicators(
     if parts:
         zones = pd.concat([zones, *parts], axis=1)
     return gpd.GeoDataFrame(zones, geometry="geometry", crs=layers["units"].crs)
+
+
+def _with_population(
+    units: gpd.GeoDataFrame,
+    hamlets: gpd.GeoDataFrame | None,
+    project: Project,
+    findings: list[Finding],
+) -> gpd.GeoDataFrame:
+    """Fill unit population (:func:`_unit_population`), then each level's density.
+
+    Returns the units; the hamlets get their ``density_per_km2`` in place.
+    """
+    units = _unit_population(units, hamlets, project, findings)
+    for zones in (units, hamlets):
+        if zones is not None:
+            zones["density_per_km2"] = indicators.density_per_km2(
+                zones["population"], zones["area_km2"]
+            )
+    return units
 
 
 def _unit_population(
