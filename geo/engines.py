@@ -23,6 +23,8 @@ Independently of the engine, a land-use layer holding more than
 always) is read and processed one commune at a time in this process
 (:mod:`geo.chunked`), so that memory is bounded by the largest commune
 instead of the whole layer; the results are the same as reading it whole.
+Any land-use format can be read so: GDAL layers through their spatial index,
+GeoParquet by row group (its parcel count from the file's metadata).
 With per-commune reads the run keeps no parcel table: the map and
 ``results.gpkg`` then carry no parcel layer (every land-use figure is still
 in the tables, the map's popups and the criteria).
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 
 from geo.errors import GeoInputError
 from geo.project import Project
-from geo.read import PARQUET_SUFFIXES, READ_ENGINES, layer_info
+from geo.read import READ_ENGINES, layer_info
 
 ENGINES = (*READ_ENGINES, "dask")
 """The engines ``geo.run`` accepts: ``pyogrio`` (default), ``fiona``, ``dask``."""
@@ -108,8 +110,7 @@ def plan(
     ------
     EngineError
         If the engine is unknown, a scheduler is given without ``dask``,
-        ``parcels_in_memory`` is negative, or per-commune reads are needed on
-        a GeoParquet land-use layer.
+        or ``parcels_in_memory`` is negative.
     LayerReadError
         If the land-use layer cannot be opened to count its parcels.
     """
@@ -127,23 +128,9 @@ def plan(
     spec = project.layers.get("landuse")
     if spec is None:
         return Plan(engine, read_engine, per_unit=False, scheduler=scheduler)
-    parquet = spec.path.suffix.lower() in PARQUET_SUFFIXES
     if engine == "dask":
-        if parquet:
-            raise EngineError(
-                f"{spec.key}.path = {spec.path}: engine dask reads the parcels one commune at a "
-                "time, which GeoParquet does not allow here; convert it to GeoPackage "
-                "(ogr2ogr landuse.gpkg landuse.parquet) or use another engine"
-            )
         return Plan(engine, read_engine, True, scheduler, "engine dask")
     limit = PARCELS_IN_MEMORY if parcels_in_memory is None else parcels_in_memory
-    if parquet:
-        if parcels_in_memory == 0:
-            raise EngineError(
-                f"{spec.key}.path = {spec.path}: GeoParquet is read whole; convert it to "
-                "GeoPackage to read it one commune at a time"
-            )
-        return Plan(engine, read_engine, per_unit=False)
     try:
         count = int(layer_info(spec).get("features", -1) or -1)  # type: ignore[call-overload]
     except GeoInputError:  # reported by the read itself, in the layers' order

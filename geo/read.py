@@ -63,7 +63,8 @@ def read_layer(spec: LayerSpec, *, engine: str = "pyogrio") -> gpd.GeoDataFrame:
 
     Any format GDAL reads (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, …)
     goes through pyogrio (GeoPackages with Arrow) or fiona; GeoParquet
-    through geopandas (its CRS from the file's ``geo`` metadata). Text that
+    through geopandas (its CRS from the file's ``geo`` metadata; rows in file
+    order, whose 0-based numbers are :func:`read_window`'s feature ids). Text that
     is not valid UTF-8 (a DBF without ``.cpg``, a legacy file) is read byte
     for byte as Latin-1 so that :mod:`geo.encoding` can recognise TCVN3, VNI
     or cp1258 later; nothing is lost.
@@ -108,24 +109,31 @@ def read_window(
     fids: Sequence[int] | np.ndarray | None = None,
     max_features: int | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read part of a GDAL layer: the features meeting a rectangle or polygon, or given by id.
+    """Read part of a layer: the features meeting a rectangle or polygon, or given by id.
 
     Used to read a large land-use layer one commune at a time
     (:mod:`geo.chunked`). GDAL's spatial filter keeps the features whose
-    geometry intersects the rectangle (through the layer's spatial index
-    when it has one: GeoPackage, FlatGeobuf, Shapefile with ``.qix``).
+    geometry intersects the rectangle or polygon (through the layer's spatial
+    index when it has one: GeoPackage, FlatGeobuf, Shapefile with ``.qix``).
+    GeoParquet is read one row group at a time, skipping the row groups and
+    rows whose bbox covering column (GeoParquet 1.1) misses the window, and
+    keeps the same features (:func:`shapely.intersects`); memory is bounded
+    by one row group and the features kept.
 
     Parameters
     ----------
     spec : LayerSpec
-        Which file and layer (not GeoParquet).
+        Which file and layer.
     engine : {"pyogrio", "fiona"}, default "pyogrio"
+        Not used for GeoParquet.
     bbox : tuple of float, optional
         ``(xmin, ymin, xmax, ymax)`` in the layer's own CRS.
     mask : shapely.Geometry, optional
         A polygon in the layer's own CRS: the features meeting it are read.
     fids : sequence of int, optional
-        Feature ids (GDAL FIDs, as :func:`layer_bounds` returns them).
+        Feature ids, as :func:`layer_bounds` returns them: GDAL FIDs, or for
+        GeoParquet the 0-based row number in the file (as GDAL's Parquet
+        driver numbers them, and the index of :func:`read_layer`'s frame).
     max_features : int, optional
         Read at most this many features from the start.
 
@@ -133,18 +141,13 @@ def read_window(
     -------
     geopandas.GeoDataFrame
         Indexed by feature id, in increasing order (the layer's order); may be
-        empty. Reading notes as for :func:`read_layer`.
+        empty. Columns, dtypes and reading notes as for :func:`read_layer`.
 
     Raises
     ------
     LayerReadError
-        If the file is missing or unreadable, or is GeoParquet.
+        If the file is missing or unreadable.
     """
-    if spec.path.suffix.lower() in PARQUET_SUFFIXES:
-        raise LayerReadError(
-            f"{spec.key}.path = {spec.path}: GeoParquet cannot be read one commune at a time "
-            "here; convert it to GeoPackage (ogr2ogr out.gpkg in.parquet) or FlatGeobuf"
-        )
     options: dict[str, object] = {"fid_as_index": True}
     if bbox is not None:
         options["bbox"] = tuple(float(v) for v in bbox)
@@ -164,15 +167,18 @@ def read_window(
 def layer_bounds(
     spec: LayerSpec, *, batch: int = 1_000_000
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield the feature ids and bounding boxes of a GDAL layer, in batches.
+    """Yield the feature ids and bounding boxes of a layer, in batches.
 
-    No geometry or attribute is built: 40 bytes a feature, read through
-    pyogrio whatever the engine.
+    No attribute is read: 40 bytes a feature. GDAL layers are read through
+    pyogrio whatever the engine, without building geometries. GeoParquet is
+    read one row group at a time: its bbox covering column (GeoParquet 1.1)
+    when it has one, else the geometries, whose boxes :func:`shapely.bounds`
+    computes; a feature's id is its 0-based row number.
 
     Parameters
     ----------
     spec : LayerSpec
-        Which file and layer (not GeoParquet).
+        Which file and layer.
     batch : int, default 1,000,000
         Features per batch.
 
@@ -181,7 +187,8 @@ def layer_bounds(
     fids : numpy.ndarray of int64
         In the layer's order.
     bounds : numpy.ndarray of float, shape (n, 4)
-        ``xmin, ymin, xmax, ymax`` in the layer's CRS; NaN for a null geometry.
+        ``xmin, ymin, xmax, ymax`` in the layer's CRS; NaN for a null geometry
+        (GeoParquet: also for an empty one).
 
     Raises
     ------
@@ -190,6 +197,9 @@ def layer_bounds(
     """
     where = f"{spec.key}.path = {spec.path}"
     _check_file(spec.path, where)
+    if spec.path.suffix.lower() in PARQUET_SUFFIXES:
+        yield from _parquet_bounds(spec.path, where, batch)
+        return
     layer = _layer_name(spec, where, pyogrio.list_layers)
     try:
         # GDAL counts the features first (fast with a GeoPackage); pyogrio refuses to skip
@@ -215,7 +225,8 @@ def layer_info(spec: LayerSpec) -> dict[str, object]:
     """Return what GDAL says about a layer without reading it (:func:`pyogrio.read_info`).
 
     For GeoParquet, only ``features`` (the row count from the file's metadata)
-    and ``crs`` (None).
+    and ``crs`` (its primary geometry column's CRS from the ``geo`` metadata,
+    as WKT; None when it has none).
 
     Raises
     ------
@@ -225,15 +236,17 @@ def layer_info(spec: LayerSpec) -> dict[str, object]:
     where = f"{spec.key}.path = {spec.path}"
     _check_file(spec.path, where)
     if spec.path.suffix.lower() in PARQUET_SUFFIXES:
-        from pyarrow import parquet  # type: ignore[import-untyped]
+        from pyproj import CRS
 
         try:
-            rows = parquet.ParquetFile(spec.path).metadata.num_rows
-        except (ArrowException, OSError, ValueError) as error:
+            source = _Parquet(spec.path)
+            crs = source.geo["columns"][source.geometry].get("crs", "OGC:CRS84")
+            wkt = None if crs is None else CRS.from_user_input(crs).to_wkt()
+        except (ArrowException, OSError, ValueError, TypeError, KeyError) as error:
             raise LayerReadError(
                 f"{where}: cannot read it as GeoParquet: {_one_line(error)}"
             ) from error
-        return {"features": int(rows), "crs": None, "driver": "Parquet"}
+        return {"features": int(source.starts[-1]), "crs": wkt, "driver": "Parquet"}
     layer = _layer_name(spec, where, pyogrio.list_layers)
     try:
         return dict(pyogrio.read_info(spec.path, layer=layer))
@@ -252,7 +265,7 @@ def _read(spec: LayerSpec, engine: str, options: dict[str, object]) -> gpd.GeoDa
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if spec.path.suffix.lower() in PARQUET_SUFFIXES:
-            frame = _read_parquet(spec.path, where)
+            frame = _read_parquet(spec.path, where, options)
         elif engine == "fiona":
             frame = _read_fiona(spec, where, notes, options)
         else:
@@ -277,9 +290,173 @@ def _check_file(path: Path, where: str) -> None:
         raise EmptyInputError(f"{where}: the file is empty (0 bytes); export it again")
 
 
-def _read_parquet(path: Path, where: str) -> gpd.GeoDataFrame:
+def _read_parquet(path: Path, where: str, options: dict[str, object]) -> gpd.GeoDataFrame:
     try:
-        return gpd.read_parquet(path)
+        if not options:
+            return gpd.read_parquet(path)
+        return _parquet_window(path, options)
+    except (ArrowException, OSError, ValueError, TypeError, KeyError) as error:
+        raise LayerReadError(
+            f"{where}: cannot read it as GeoParquet: {_one_line(error)}"
+        ) from error
+
+
+class _Parquet:
+    """A GeoParquet file read by row group, as :func:`geopandas.read_parquet` would read it.
+
+    Frames are built by geopandas' own Arrow-to-GeoDataFrame conversion (the
+    helpers :func:`geopandas.read_parquet` uses), so a window has the columns,
+    dtypes and geometries of the whole-file read.
+    """
+
+    def __init__(self, path: Path) -> None:
+        from geopandas.io import arrow as gpd_arrow
+        from pyarrow import parquet  # type: ignore[import-untyped]
+
+        self.arrow = gpd_arrow
+        self.file = parquet.ParquetFile(path)
+        self.metadata = self.file.schema_arrow.metadata or {}
+        self.geo = gpd_arrow._validate_and_decode_metadata(self.metadata)
+        self.geometry: str = self.geo["primary_column"]
+        bbox = self.geo["columns"][self.geometry].get("covering", {}).get("bbox")
+        self.covering: dict[str, list[str]] | None = bbox
+        names = list(self.file.schema_arrow.names)
+        if bbox is not None and bbox["xmin"][0] in names:
+            names.remove(bbox["xmin"][0])  # not read by geopandas.read_parquet either
+        elif bbox is not None:
+            self.covering = None
+        self.columns = names
+        schema = self.file.metadata.schema
+        self.paths = {schema.column(i).path: i for i in range(len(schema))}
+        sizes = [self.file.metadata.row_group(g).num_rows for g in range(self.file.num_row_groups)]
+        self.starts = np.concatenate([[0], np.cumsum(sizes, dtype="int64")]).astype("int64")
+
+    def group(self, g: int, columns: list[str] | None = None) -> Any:
+        """Read row group ``g`` (the columns :func:`geopandas.read_parquet` reads, by default)."""
+        return self.file.read_row_group(g, columns=self.columns if columns is None else columns)
+
+    def misses(self, g: int, window: tuple[float, float, float, float]) -> bool:
+        """Tell whether row group ``g`` lies outside a window, by its covering's statistics."""
+        if self.covering is None:
+            return False
+        group = self.file.metadata.row_group(g)
+        extent = []
+        for key, end in (("xmin", "min"), ("ymin", "min"), ("xmax", "max"), ("ymax", "max")):
+            index = self.paths.get(".".join(self.covering[key]))
+            stats = None if index is None else group.column(index).statistics
+            if stats is None or not stats.has_min_max:
+                return False
+            extent.append(float(getattr(stats, end)))
+        x0, y0, x1, y1 = window
+        return extent[0] > x1 or extent[2] < x0 or extent[1] > y1 or extent[3] < y0
+
+    def boxes(self, g: int) -> np.ndarray:
+        """Return the boxes of a row group's features, shape (n, 4); NaN when null or empty."""
+        if self.covering is not None:
+            column = self.covering["xmin"][0]
+            struct = self.group(g, [column]).column(column).combine_chunks()
+            missing = np.asarray(struct.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            out = np.empty((len(struct), 4), dtype="float64")
+            for j, key in enumerate(("xmin", "ymin", "xmax", "ymax")):
+                field = struct.field(self.covering[key][1])
+                out[:, j] = np.asarray(field.to_numpy(zero_copy_only=False), dtype="float64")
+            out[missing] = np.nan
+            return out
+        return np.asarray(shapely.bounds(self.geometries(self.group(g, [self.geometry]))))
+
+    def geometries(self, table: Any) -> np.ndarray:
+        """Return the primary geometries of a table read from the file."""
+        only = table.select([self.geometry]).replace_schema_metadata(None)
+        meta = {
+            "primary_column": self.geometry,
+            "columns": {self.geometry: self.geo["columns"][self.geometry]},
+        }
+        return np.asarray(self.arrow._arrow_to_geopandas(only, meta).geometry.to_numpy())
+
+    def frame(self, tables: list[Any], rows: list[np.ndarray]) -> gpd.GeoDataFrame:
+        """Build the frame of some rows (tables read by :meth:`group`), indexed by row number."""
+        import pyarrow as pa
+
+        if tables:
+            table = pa.concat_tables(tables)
+        else:
+            table = self.file.schema_arrow.empty_table().select(self.columns)
+        table = self.arrow._restore_pandas_metadata(table, self.metadata)
+        frame = self.arrow._arrow_to_geopandas(
+            table, self.geo, None, self.metadata.get(b"PANDAS_ATTRS")
+        )
+        frame.index = pd.Index(
+            np.concatenate(rows) if rows else np.empty(0, "int64"), dtype="int64", name="fid"
+        )
+        return frame
+
+
+def _parquet_window(path: Path, options: dict[str, object]) -> gpd.GeoDataFrame:
+    """Read the rows of a GeoParquet file that :func:`read_window`'s options select."""
+    source = _Parquet(path)
+    starts = source.starts
+    tables: list[Any] = []
+    rows: list[np.ndarray] = []
+    fids, limit = options.get("fids"), options.get("max_features")
+    bbox, mask = options.get("bbox"), options.get("mask")
+    if fids is not None:
+        wanted = np.unique(np.asarray(fids, dtype="int64"))
+        wanted = wanted[(wanted >= 0) & (wanted < starts[-1])]
+        groups = np.searchsorted(starts, wanted, side="right") - 1
+        for g in np.unique(groups):
+            these = wanted[groups == g]
+            tables.append(source.group(int(g)).take(these - starts[g]))
+            rows.append(these)
+        return source.frame(tables, rows)
+    window: shapely.Geometry | None = None
+    if isinstance(mask, shapely.Geometry):
+        window = mask
+    elif isinstance(bbox, tuple):
+        window = shapely.box(*bbox)
+    left = int(limit) if isinstance(limit, int) else None
+    for g in range(len(starts) - 1):
+        if left is not None and left <= 0:
+            break
+        if window is None:
+            table = source.group(g)
+            if left is not None:
+                table = table.slice(0, left)
+                left -= len(table)
+            tables.append(table)
+            rows.append(starts[g] + np.arange(len(table), dtype="int64"))
+            continue
+        wx0, wy0, wx1, wy1 = (float(v) for v in shapely.bounds(window))
+        if source.misses(g, (wx0, wy0, wx1, wy1)):
+            continue
+        boxes = source.boxes(g)
+        near = np.flatnonzero(
+            (boxes[:, 0] <= wx1)
+            & (boxes[:, 2] >= wx0)
+            & (boxes[:, 1] <= wy1)
+            & (boxes[:, 3] >= wy0)
+        )
+        if len(near) == 0:
+            continue
+        table = source.group(g).take(near)
+        hit = shapely.intersects(source.geometries(table), window)
+        near, table = near[hit], table.filter(hit)
+        if left is not None:
+            near, table = near[:left], table.slice(0, left)
+            left -= len(table)
+        tables.append(table)
+        rows.append(starts[g] + near)
+    return source.frame(tables, rows)
+
+
+def _parquet_bounds(path: Path, where: str, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield :func:`layer_bounds`'s batches for a GeoParquet file, one row group at a time."""
+    try:
+        source = _Parquet(path)
+        for g in range(len(source.starts) - 1):
+            boxes = source.boxes(g)
+            fids = source.starts[g] + np.arange(len(boxes), dtype="int64")
+            for first in range(0, len(boxes), batch):
+                yield fids[first : first + batch], boxes[first : first + batch]
     except (ArrowException, OSError, ValueError, TypeError, KeyError) as error:
         raise LayerReadError(
             f"{where}: cannot read it as GeoParquet: {_one_line(error)}"

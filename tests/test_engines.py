@@ -150,10 +150,11 @@ def test_geoparquet_input_layers_give_the_same_results(tiny_project):
     after = geo.run(project)
     # the units were stored in EPSG:4326 (GeoJSON): the same coordinates either way
     assert_same_run(before, after, rtol=1e-12)
-    # a GeoParquet land-use layer is read whole, whatever its size
-    assert not engines.plan(project, parcels_in_memory=1).per_unit
-    with pytest.raises(engines.EngineError, match=r"layers\.landuse\.path = .*landuse\.parquet"):
-        geo.run(project, engine="dask")
+    # a GeoParquet land-use layer is read per commune above parcels_in_memory (its row count)
+    assert not engines.plan(project, parcels_in_memory=3).per_unit
+    assert engines.plan(project, parcels_in_memory=2).per_unit
+    assert engines.plan(project, engine="dask").per_unit
+    assert_same_run(before, geo.run(project, parcels_in_memory=0), rtol=1e-12)
 
 
 def test_bad_geoparquet_is_refused_naming_the_file(tiny_project):
@@ -290,6 +291,27 @@ def test_per_unit_reads_give_the_same_results(tiny_project, monkeypatch):
     assert unknown["value"].iloc[0] == pytest.approx(0.0109, rel=1e-6)
 
 
+@pytest.mark.parametrize("covering", [True, False])
+def test_per_unit_reads_on_geoparquet_give_the_same_results(tiny_project, covering):
+    _hard_landuse(tiny_project)
+    whole = geo.run(geo.load_project(tiny_project))
+    frame = gpd.read_file(tiny_project / "landuse.gpkg")
+    frame.to_parquet(
+        tiny_project / "landuse.parquet", write_covering_bbox=covering, row_group_size=3
+    )
+    toml = tiny_project / "project.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace("landuse.gpkg", "landuse.parquet"),
+        encoding="utf-8",
+    )
+    per_unit = geo.run(geo.load_project(tiny_project), parcels_in_memory=0)
+    assert per_unit.landuse is None
+    assert_same_run(whole, per_unit)  # empty, invalid and outside parcels numbered alike
+    assert per_unit.findings.loc[
+        per_unit.findings["kind"] == "empty_geometry_dropped", "feature"
+    ].tolist() == ["#6", "#11"]
+
+
 def test_per_unit_reads_on_generated_communes(tmp_path):
     generate = load_generator()
     folder, _ = generate.ensure(generate.TINY, tmp_path, seed=5)
@@ -347,7 +369,22 @@ def test_windows_and_bounds(tiny_project):
         window = read_window(spec, engine=engine, bbox=(x0, y0, x1, y1))
         assert window.index.tolist() == [4, 5], engine
         assert read_window(spec, engine=engine, mask=line).index.tolist() == [4, 5], engine
-    with pytest.raises(LayerReadError, match="GeoParquet cannot be read one commune"):
+    # the same layer as GeoParquet: feature ids are row numbers from 0, empty boxes are NaN
+    frame = gpd.read_file(spec.path)
+    frame.to_parquet(tiny_project / "landuse.parquet", write_covering_bbox=True, row_group_size=4)
+    parquet = type(spec)(spec.role, tiny_project / "landuse.parquet", None, spec.fields)
+    batches = list(layer_bounds(parquet, batch=3))
+    assert [len(f) for f, _ in batches] == [3, 1, 3, 1, 3]  # row groups of 4, 4 and 3
+    assert np.concatenate([f for f, _ in batches]).tolist() == list(range(11))
+    boxes = np.concatenate([b for _, b in batches])
+    assert np.isnan(boxes[[5, 10]]).all()
+    np.testing.assert_array_equal(np.delete(boxes, [5, 10], 0), np.delete(bounds, [5, 10], 0))
+    some = read_window(parquet, fids=[9, 2, 5])
+    assert some.index.tolist() == [2, 5, 9]
+    assert some.geometry.is_empty.tolist() == [False, True, False]
+    assert read_window(parquet, bbox=(x0, y0, x1, y1)).index.tolist() == [3, 4]
+    assert read_window(parquet, mask=line).index.tolist() == [3, 4]
+    with pytest.raises(LayerReadError, match=r"x\.parquet: file not found"):
         read_window(type(spec)(spec.role, tiny_project / "x.parquet", None, spec.fields))
 
 
