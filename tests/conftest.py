@@ -129,3 +129,20 @@ def tiny_project(tmp_path: Path) -> Path:
     population.to_csv(folder / "population.csv", index=False)
     (folder / "project.toml").write_text(TINY_PROJECT, encoding="utf-8")
     return folder
+
+
+@pytest.fixture
+def window_reads(monkeypatch) -> list[dict[str, object]]:
+    """Record every per-commune read (``geo.chunked.read_window``): its options and row count."""
+    from geo import chunked
+
+    reads: list[dict[str, object]] = []
+    original = chunked.read_window
+
+    def spy(spec, **options):
+        frame = original(spec, **options)
+        reads.append({**options, "rows": len(frame)})
+        return frame
+
+    monkeypatch.setattr(chunked, "read_window", spy)
+    return reads

@@ -18,7 +18,7 @@ from conftest import VN2000_TN, square
 from shapely.geometry import Polygon
 
 import geo
-from geo import chunked, engines
+from geo import engines
 from geo.errors import GeoInputError, LayerReadError, NoCrsError
 from geo.outputs import write_csv, write_outputs
 from geo.read import layer_bounds, read_layer, read_window
@@ -256,21 +256,13 @@ def _hard_landuse(folder: Path) -> None:
     )
 
 
-def test_per_unit_reads_give_the_same_results(tiny_project, monkeypatch):
+def test_per_unit_reads_give_the_same_results(tiny_project, window_reads):
     _hard_landuse(tiny_project)
     project = geo.load_project(tiny_project)
     whole = geo.run(project)
     kinds = set(whole.findings["kind"])
     assert {"empty_geometry_dropped", "geometry_repaired", "unknown_landuse_code"} <= kinds
-    reads: list[dict[str, object]] = []
-    original = chunked.read_window
-
-    def spy(spec, **options):
-        frame = original(spec, **options)
-        reads.append({**options, "rows": len(frame)})
-        return frame
-
-    monkeypatch.setattr(chunked, "read_window", spy)
+    reads = window_reads
     per_unit = geo.run(project, parcels_in_memory=0)
     assert_same_run(whole, per_unit)  # one split by the hamlets in both: identical
     assert per_unit.landuse is None

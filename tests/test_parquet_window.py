@@ -24,7 +24,7 @@ import shapely
 from pyarrow import parquet
 
 import geo
-from geo import chunked, engines
+from geo import engines
 from geo.outputs import write_csv
 from geo.read import layer_bounds, layer_info, read_layer, read_window
 from geo.resources import sample_project_dir
@@ -106,19 +106,11 @@ def test_per_commune_run_on_geoparquet_equals_the_in_memory_run(sample, tmp_path
 
 
 @pytest.mark.parametrize("covering", [True, False], ids=["bbox-covering", "no-covering"])
-def test_per_commune_run_on_generated_communes_in_geoparquet(tmp_path, covering, monkeypatch):
+def test_per_commune_run_on_generated_communes_in_geoparquet(tmp_path, covering, window_reads):
     folder = _generate(tmp_path)
     whole = geo.run(geo.load_project(folder))
     project = geo.load_project(_with_parquet_landuse(folder, covering=covering))
-    reads: list[dict[str, object]] = []
-    original = chunked.read_window
-
-    def spy(spec, **options):
-        frame = original(spec, **options)
-        reads.append({**options, "rows": len(frame)})
-        return frame
-
-    monkeypatch.setattr(chunked, "read_window", spy)
+    reads = window_reads
     per_unit = geo.run(project, parcels_in_memory=100)  # 600 parcels
     windows = [r for r in reads if r.get("mask") is not None]
     assert len(windows) == len(whole.units) > 1
