@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import geopandas as gpd
 import pandas as pd
@@ -146,3 +149,38 @@ def window_reads(monkeypatch) -> list[dict[str, object]]:
 
     monkeypatch.setattr(chunked, "read_window", spy)
     return reads
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_generator() -> ModuleType:
+    """Import benchmarks/generate.py (not a package) as the module ``bench_generate``."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_generate", ROOT / "benchmarks" / "generate.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_tables(result, folder: Path) -> Path:
+    """Write a run's criteria.csv, findings.csv, units.csv and hamlets.csv to a new folder."""
+    from geo.outputs import write_csv
+
+    folder.mkdir()
+    write_csv(result.criteria, folder / "criteria.csv")
+    write_csv(result.findings, folder / "findings.csv")
+    for name in ("units", "hamlets"):
+        zones = getattr(result, name)
+        write_csv(pd.DataFrame(zones.drop(columns="geometry")), folder / f"{name}.csv")
+    return folder
+
+
+def assert_same_tables(a: Path, b: Path, names: tuple[str, ...], *, min_bytes: int) -> None:
+    """Assert that two folders of :func:`write_tables` hold the same bytes in these tables."""
+    for name in names:
+        left, right = (a / name).read_bytes(), (b / name).read_bytes()
+        assert len(left) > min_bytes, name  # real tables, not two empty ones
+        assert left == right, name

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import VN2000_TN, square
+from conftest import VN2000_TN, load_generator, square
 from shapely.geometry import Polygon
 
 import geo
@@ -206,20 +206,6 @@ def test_geoparquet_outputs_round_trip(tiny_project, tmp_path):
 
 
 # --------------------------------------------------------------------------- per-unit reads
-
-
-def load_generator():
-    """Import benchmarks/generate.py (not a package) as a module."""
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location(
-        "bench_generate_engines", ROOT / "benchmarks" / "generate.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def _hard_landuse(folder: Path) -> None:

@@ -11,25 +11,21 @@ GeoParquet row numbers at 0).
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
+from conftest import assert_same_tables, load_generator, write_tables
 from pyarrow import parquet
 
 import geo
 from geo import engines
-from geo.outputs import write_csv
 from geo.read import layer_bounds, layer_info, read_layer, read_window
 from geo.resources import sample_project_dir
 
-ROOT = Path(__file__).resolve().parents[1]
 ROW_GROUP = 100
 TABLES = ("criteria.csv", "units.csv", "hamlets.csv", "findings.csv")
 
@@ -51,34 +47,9 @@ def _with_parquet_landuse(folder: Path, *, covering: bool) -> Path:
     return target
 
 
-def _tables(result: geo.RunResult, folder: Path) -> Path:
-    folder.mkdir()
-    write_csv(result.criteria, folder / "criteria.csv")
-    write_csv(result.findings, folder / "findings.csv")
-    for name in ("units", "hamlets"):
-        zones = getattr(result, name)
-        write_csv(pd.DataFrame(zones.drop(columns="geometry")), folder / f"{name}.csv")
-    return folder
-
-
-def _assert_same_tables(a: Path, b: Path) -> None:
-    for name in TABLES:
-        left, right = (a / name).read_bytes(), (b / name).read_bytes()
-        assert len(left) > 100, name  # real tables
-        assert left == right, name
-
-
 def _generate(tmp_path: Path) -> Path:
-    spec = importlib.util.spec_from_file_location(
-        "bench_generate_parquet", ROOT / "benchmarks" / "generate.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
-        folder, _ = module.ensure(module.TINY, tmp_path, seed=5)
-    finally:
-        del sys.modules[spec.name]
+    generate = load_generator()
+    folder, _ = generate.ensure(generate.TINY, tmp_path, seed=5)
     return folder
 
 
@@ -102,7 +73,12 @@ def test_per_commune_run_on_geoparquet_equals_the_in_memory_run(sample, tmp_path
     assert not engines.plan(project, parcels_in_memory=1120).per_unit
     per_unit = geo.run(project, parcels_in_memory=0)
     assert per_unit.landuse is None  # read per commune indeed
-    _assert_same_tables(_tables(whole, tmp_path / "whole"), _tables(per_unit, tmp_path / "pq"))
+    assert_same_tables(
+        write_tables(whole, tmp_path / "whole"),
+        write_tables(per_unit, tmp_path / "pq"),
+        TABLES,
+        min_bytes=100,
+    )
 
 
 @pytest.mark.parametrize("covering", [True, False], ids=["bbox-covering", "no-covering"])
@@ -115,7 +91,12 @@ def test_per_commune_run_on_generated_communes_in_geoparquet(tmp_path, covering,
     windows = [r for r in reads if r.get("mask") is not None]
     assert len(windows) == len(whole.units) > 1
     assert all(0 < r["rows"] < 600 for r in windows)  # never the whole layer
-    _assert_same_tables(_tables(whole, tmp_path / "whole"), _tables(per_unit, tmp_path / "pq"))
+    assert_same_tables(
+        write_tables(whole, tmp_path / "whole"),
+        write_tables(per_unit, tmp_path / "pq"),
+        TABLES,
+        min_bytes=100,
+    )
 
 
 @pytest.mark.parametrize("covering", [True, False], ids=["bbox-covering", "no-covering"])
@@ -167,4 +148,9 @@ def test_dask_engine_on_geoparquet(tmp_path):
     project = geo.load_project(_with_parquet_landuse(folder, covering=True))
     assert engines.plan(project, engine="dask").per_unit
     result = geo.run(project, engine="dask")
-    _assert_same_tables(_tables(whole, tmp_path / "whole"), _tables(result, tmp_path / "dask"))
+    assert_same_tables(
+        write_tables(whole, tmp_path / "whole"),
+        write_tables(result, tmp_path / "dask"),
+        TABLES,
+        min_bytes=100,
+    )
