@@ -413,7 +413,7 @@ def _verdict_table(rows: pd.DataFrame, footnotes: list[str]) -> str:
     )
 
 
-def _figures(result: RunResult, unit: Mapping[str, Any], hamlet_count: int | None = None) -> str:
+def _figures(result: RunResult, unit: Mapping[str, Any], hamlet_count: int) -> str:
     rows: list[tuple[str, str]] = []
 
     def add(column: str, value: Any, unit_of_measure: str | None = None) -> None:
@@ -439,12 +439,7 @@ def _figures(result: RunResult, unit: Mapping[str, Any], hamlet_count: int | Non
     add("households", unit.get("households"))
     add("density_per_km2", unit.get("density_per_km2"))
     if result.hamlets is not None:
-        count = (
-            int((result.hamlets["unit_id"].astype(str) == str(unit["id"])).sum())
-            if hamlet_count is None
-            else hamlet_count
-        )
-        rows.append(("Số thôn, xóm <span class='en'>/ hamlets</span>", str(count)))
+        rows.append(("Số thôn, xóm <span class='en'>/ hamlets</span>", str(hamlet_count)))
     for column in ("agricultural_share_pct", "road_km", "road_density_km_per_km2"):
         if column in unit:
             add(column, unit.get(column))
@@ -468,15 +463,13 @@ def _set_lines(
     result: RunResult,
     rows: pd.DataFrame,
     shown: Iterable[str],
-    verdicts: pd.DataFrame | None = None,
+    verdicts: pd.DataFrame,
 ) -> str:
     """One table row per other criteria set: verdict, name, status counts.
 
-    ``verdicts``: the units indexed by id (made here when not given).
+    ``verdicts``: the units indexed by id.
     """
     lines = []
-    if verdicts is None:
-        verdicts = result.units.set_index("id")
     for criteria_set in result.sets:
         if criteria_set.id in shown:
             continue
@@ -512,10 +505,8 @@ def _set_lines(
     )
 
 
-def _caveats(
-    result: RunResult, unit_id: str, rows: pd.DataFrame, mine: pd.DataFrame | None = None
-) -> list[str]:
-    """Return the page's caveats; ``mine``: the unit's findings (picked here when not given)."""
+def _caveats(result: RunResult, rows: pd.DataFrame, mine: pd.DataFrame) -> list[str]:
+    """Return the page's caveats; ``mine``: the unit's findings."""
     items: list[str] = []
     if result.project.note:
         items.append(escape(_cut(result.project.note, 150)))
@@ -530,8 +521,6 @@ def _caveats(
     items += [f"Ghi chú / note: {escape(_cut(note, 150))}" for note in result.standard.notes]
     findings = result.findings
     if not findings.empty:
-        if mine is None:
-            mine = findings.loc[findings["feature"].astype(str) == unit_id]
         for row in mine.to_dict("records"):
             label = FINDING_LABELS.get(str(row.get("kind")), FINDING_LABEL_OTHER)
             items.append(f"{escape(label.vi)}: {escape(_cut(str(row.get('message'))))}")
@@ -608,9 +597,7 @@ def _page(
         f"{escape(role)}: {escape(spec.path.name)}" for role, spec in project.layers.items()
     )
     sources.append(f"Tệp dữ liệu <span class='en'>/ data files</span>: {layers}")
-    caveats = _caveats(
-        result, unit_id, rows, context["findings"].get(unit_id, context["no_findings"])
-    )
+    caveats = _caveats(result, rows, context["findings"].get(unit_id, context["no_findings"]))
     hidden = len(caveats) - MAX_CAVEATS
     caveat_items = caveats[:MAX_CAVEATS] + (
         [f"… và {hidden} mục khác trong report.xlsx / and {hidden} more in report.xlsx"]
