@@ -27,7 +27,7 @@ import shapely
 from geo import parallel
 from geo._lock import STAGING_PREFIX, output_lock, remove_stale_staging, signals_deferred
 from geo.errors import GeoInputError, OutputError
-from geo.indicators import Pieces, split_polygons
+from geo.indicators import Pieces, split_pieces
 from geo.names import slug
 from geo.pipeline import RunResult
 from geo.progress import PROGRESS_FILES, TRENDS_DIR, find_progress, progress_writers
@@ -351,18 +351,14 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
     zone_geoms = zones.geometry.to_numpy()
     split = result.landuse_split
     if split is not None and split.pieces.crossing is not None and _same(split.zones, zone_geoms):
-        parcel_index, zone_index, area = split.pieces.item, split.pieces.zone, split.pieces.amount
-        crossing = split.pieces.crossing
-        cut = _cut_parts(parcels, zone_geoms, split.pieces)
+        found = split.pieces
     else:
-        parcel_index, zone_index, area = split_polygons(parcels, zone_geoms)
-        crossing = ~shapely.contains_properly(zone_geoms[zone_index], parcels[parcel_index])
-        cut = shapely.intersection(
-            parcels[parcel_index[crossing]], zone_geoms[zone_index[crossing]]
-        )
+        found = split_pieces(parcels, zone_geoms)
+    parcel_index, zone_index, area = found.item, found.zone, found.amount
+    crossing = np.asarray(found.crossing, dtype=bool)
     pieces = parcels[parcel_index].copy()
     if crossing.any():
-        pieces[crossing] = _polygonal_all(cut)
+        pieces[crossing] = _polygonal_all(_cut_parts(parcels, zone_geoms, found))
     codes = landuse["code"].astype(str).to_numpy()[parcel_index]
     table = landuse_codes()
     code_at, distinct = pd.factorize(codes)

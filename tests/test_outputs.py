@@ -63,7 +63,7 @@ def test_landuse_layer_reuses_the_runs_split_and_equals_a_fresh_split(sample, mo
     def no_split(*args, **kwargs):
         raise AssertionError("split again")
 
-    monkeypatch.setattr(outputs, "split_polygons", no_split)
+    monkeypatch.setattr(outputs, "split_pieces", no_split)
     reused = outputs.landuse_by_zone(sample)
     _same_layers(reused, fresh)
     assert len(reused) == 1397
@@ -73,13 +73,13 @@ def test_landuse_layer_reuses_the_runs_split_and_equals_a_fresh_split(sample, mo
 def test_a_split_by_other_zones_is_not_reused(sample, monkeypatch):
     hamlets = sample.hamlets.iloc[::-1].reset_index(drop=True)  # other order: other positions
     calls = []
-    split_polygons = outputs.split_polygons
+    split_pieces = outputs.split_pieces
 
     def counted(*args, **kwargs):
         calls.append(1)
-        return split_polygons(*args, **kwargs)
+        return split_pieces(*args, **kwargs)
 
-    monkeypatch.setattr(outputs, "split_polygons", counted)
+    monkeypatch.setattr(outputs, "split_pieces", counted)
     layer = outputs.landuse_by_zone(dataclasses.replace(sample, hamlets=hamlets))
     assert calls == [1]
     by_hamlet = layer.groupby("hamlet_id")["area_m2"].sum() / 1e6
@@ -103,7 +103,7 @@ def test_without_hamlets_the_units_split_is_reused(sample, monkeypatch):
         landuse_split=pipeline.LanduseSplit(units.geometry.to_numpy(), pieces),
     )
     fresh = outputs.landuse_by_zone(dataclasses.replace(result, landuse_split=None))
-    monkeypatch.setattr(outputs, "split_polygons", None)  # not called
+    monkeypatch.setattr(outputs, "split_pieces", None)  # not called
     reused = outputs.landuse_by_zone(result)
     _same_layers(reused, fresh)
     assert reused["hamlet_id"].isna().all()
