@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -24,7 +24,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geo import parallel
+from geo import layer_writer, parallel
 from geo._lock import STAGING_PREFIX, output_lock, remove_stale_staging, signals_deferred
 from geo.errors import GeoInputError, OutputError
 from geo.indicators import Pieces, split_pieces
@@ -54,6 +54,11 @@ OUTPUT_FILES = (
     *PROGRESS_FILES,
     TRENDS_DIR,
 )
+LANDUSE_LAYER = "landuse_by_hamlet"
+BACKGROUND_MIN_PIECES = 200_000
+"""From this many land-use pieces on, ``results.gpkg``'s parcel layer is written by a child
+process while the map, tables, workbook and report are rendered (:mod:`geo.layer_writer`):
+about 7 s of GDAL work at a million pieces, which a thread could not overlap."""
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark, so Excel shows Vietnamese diacritics."""
 OPTIONAL_FILES = frozenset({"report.pdf"})
@@ -120,14 +125,15 @@ def write_outputs(
     out = Path(out_dir)
     if isinstance(roadmap_progress, str):  # "find"
         roadmap_progress = find_progress(result.project)
-    writers: dict[str, Callable[[Path], None]] = {
+    writers: dict[str, Callable[[Path], Pending | None]] = {
+        # first: a large parcel layer is written by a child process while the rest is rendered
+        "results.gpkg": lambda path: start_geopackage(result, path),
         "map.html": lambda path: _write_text(
             path, render_result_map(result, progress=roadmap_progress)
         ),
         "criteria.csv": lambda path: write_csv(result.criteria, path),
         "units.csv": lambda path: write_csv(_table(result.units), path),
         "findings.csv": lambda path: write_csv(result.findings, path),
-        "results.gpkg": lambda path: write_geopackage(result, path),
     }
     if result.hamlets is not None:
         writers["hamlets.csv"] = lambda path: write_csv(_table(result.hamlets), path)
@@ -162,24 +168,44 @@ def _write_pdf(result: RunResult, path: Path, roadmap: RoadmapProgress | None = 
     write_fitted_pdf(result, path.with_name("report.html"), path, progress=roadmap)
 
 
+class Pending(Protocol):
+    """A file still being written when its writer returned (:class:`GeoPackageWrite`)."""
+
+    def wait(self) -> None:
+        """Complete the file; raise if that fails."""
+
+    def cancel(self) -> None:
+        """Give up on the file (it is in the staging folder, about to be removed)."""
+
+
 def _write_staged(
-    out: Path, writers: dict[str, Callable[[Path], None]], progress: Progress | None = None
+    out: Path,
+    writers: Mapping[str, Callable[[Path], Pending | None]],
+    progress: Progress | None = None,
 ) -> list[Path]:
     """Write every file into a staging folder, then move them all into ``out`` at once.
 
-    A failure or an interruption before the moves leaves ``out`` as it was; the
-    moves themselves run with SIGINT and SIGTERM deferred. Outputs of an earlier
-    run that this run does not produce (``hamlets.csv`` when the hamlets layer
-    was removed, ``report.pdf`` when it was not printed) are deleted, so the
-    folder always holds one run's set.
+    A writer may return a :class:`Pending` write, completed after the other
+    writers have run (and cancelled if one fails). A failure or an interruption
+    before the moves leaves ``out`` as it was; the moves themselves run with
+    SIGINT and SIGTERM deferred. Outputs of an earlier run that this run does
+    not produce (``hamlets.csv`` when the hamlets layer was removed,
+    ``report.pdf`` when it was not printed) are deleted, so the folder always
+    holds one run's set.
     """
     remove_stale_staging(out)
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+    pending: list[Pending] = []
     try:
         for done, (name, write) in enumerate(writers.items()):
             if progress is not None:
                 progress(name, done, len(writers))
-            write(staging / name)
+            started = write(staging / name)
+            if started is not None:
+                pending.append(started)
+        for started in pending:
+            started.wait()
+        pending.clear()
         made = [
             name for name in writers if name not in OPTIONAL_FILES or (staging / name).is_file()
         ]
@@ -194,6 +220,8 @@ def _write_staged(
                 if name not in made:
                     _remove_output(out / name)
     finally:
+        for started in pending:
+            started.cancel()
         shutil.rmtree(staging, ignore_errors=True)
     return written
 
@@ -241,13 +269,64 @@ def write_geopackage(result: RunResult, path: Path) -> None:
 
     The ``layer_styles`` table holds one default QGIS style per layer with
     the map's classes and colours (:mod:`geo.qgis_style`).
+
+    From :data:`BACKGROUND_MIN_PIECES` land-use pieces on, ``landuse_by_hamlet``
+    is written by a child process (:mod:`geo.layer_writer`); this function
+    waits for it. :func:`write_outputs` renders the other files meanwhile.
+    """
+    start_geopackage(result, path).wait()
+
+
+class GeoPackageWrite:
+    """A ``results.gpkg`` being written (:func:`start_geopackage`); :meth:`wait` completes it.
+
+    The layers before ``landuse_by_hamlet`` are written when it is created;
+    that layer, if large, by a child process; the layers after it and the
+    styles by :meth:`wait`, once the child is done, so the layers keep their
+    order and only one process writes to the file at a time.
+    """
+
+    def __init__(self, path: Path, later: dict[str, gpd.GeoDataFrame], styles: list) -> None:
+        self.path = path
+        self.later = later
+        self.styles = styles
+        self.child: layer_writer.LayerWrite | None = None
+
+    def wait(self) -> None:
+        """Join the child, write the remaining layers and the QGIS styles."""
+        if self.child is not None:
+            self.child.wait()
+            self.child = None
+        for name, layer in self.later.items():
+            _write_layer(layer, self.path, name)
+        write_layer_styles(str(self.path), self.styles)
+
+    def cancel(self) -> None:
+        """Stop the child, if any (the staging folder holding the file is then removed)."""
+        if self.child is not None:
+            self.child.cancel()
+            self.child = None
+
+
+def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
+    """Start writing :func:`write_geopackage`'s GeoPackage; finish with ``.wait()``.
+
+    Parameters
+    ----------
+    result : RunResult
+    path : Path
+
+    Returns
+    -------
+    GeoPackageWrite
+        Call its ``wait()`` before reading the file (or ``cancel()`` to give up).
     """
     layers: dict[str, gpd.GeoDataFrame] = {}
     for level, zones in (("unit", result.units), ("hamlet", result.hamlets)):
         if zones is not None:
             layers[f"{level}s"] = _with_statuses(zones, result.criteria, level)
     if result.landuse is not None and not result.landuse.empty:
-        layers["landuse_by_hamlet"] = landuse_by_zone(result)
+        layers[LANDUSE_LAYER] = landuse_by_zone(result)
     if result.infrastructure is not None and not result.infrastructure.empty:
         layers["infrastructure"] = infrastructure_layer(result)
     if result.roads is not None and not result.roads.empty:
@@ -264,24 +343,37 @@ def write_geopackage(result: RunResult, path: Path) -> None:
         )
     if result.coverage is not None and not result.coverage.empty:
         layers["findings"] = result.coverage
-    infos = []
-    for name, layer in layers.items():
-        # through Arrow: a third faster than feature by feature on a million parcels
-        pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG", use_arrow=True)
-        values = {
-            column: tuple(sorted({str(v) for v in pd.unique(layer[column].dropna())}))
-            for column in ("kind", "code")
-            if column in layer.columns
-        }
-        infos.append(
-            LayerInfo(
-                name,
-                _geometry_kind(layer),
-                tuple(c for c in layer.columns if c != layer.geometry.name),
-                values,
-            )
+    infos = [
+        LayerInfo(
+            name,
+            _geometry_kind(layer),
+            tuple(c for c in layer.columns if c != layer.geometry.name),
+            {
+                column: tuple(sorted({str(v) for v in pd.unique(layer[column].dropna())}))
+                for column in ("kind", "code")
+                if column in layer.columns
+            },
         )
-    write_layer_styles(str(path), result_styles(infos, column_labels(result)))
+        for name, layer in layers.items()
+    ]
+    names = list(layers)
+    pending = GeoPackageWrite(path, {}, result_styles(infos, column_labels(result)))
+    for at, name in enumerate(names):
+        layer = layers[name]
+        if name == LANDUSE_LAYER and len(layer) >= BACKGROUND_MIN_PIECES:
+            pending.child = layer_writer.LayerWrite(layer_writer.arrow_layer(layer), path, name)
+            pending.later = {n: layers[n] for n in names[at + 1 :]}
+            break
+        _write_layer(layer, path, name)
+    return pending
+
+
+def _write_layer(layer: gpd.GeoDataFrame, path: Path, name: str) -> None:
+    """Write one layer through Arrow (a third faster than feature by feature at L)."""
+    if name == LANDUSE_LAYER:  # as the child process writes it, whatever its size
+        layer_writer.write_layer(layer_writer.arrow_layer(layer), path, name)
+    else:
+        pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG", use_arrow=True)
 
 
 def write_geoparquet(result: RunResult, level: str, path: Path) -> None:

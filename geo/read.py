@@ -25,7 +25,7 @@ import pandas as pd
 import pyogrio
 import shapely
 import shapely.geometry
-from pyarrow.lib import ArrowException  # type: ignore[import-untyped]
+from pyarrow.lib import ArrowException
 
 from geo import encoding
 from geo.errors import EmptyInputError, JoinError, LayerReadError
@@ -311,7 +311,7 @@ class _Parquet:
 
     def __init__(self, path: Path) -> None:
         from geopandas.io import arrow as gpd_arrow
-        from pyarrow import parquet  # type: ignore[import-untyped]
+        from pyarrow import parquet
 
         self.arrow = gpd_arrow
         self.file = parquet.ParquetFile(path)

@@ -1,0 +1,194 @@
+"""Write a large GeoPackage layer from an Arrow table, here or in a process of its own.
+
+GDAL holds Python's global interpreter lock while it inserts features, so a
+thread writing a million parcel pieces would stop the map, the workbook and the
+report from being rendered meanwhile. :class:`LayerWrite` hands the table to a
+child process instead (through an Arrow IPC file next to the GeoPackage) and
+the caller goes on; :meth:`LayerWrite.wait` joins it. The child runs this file
+as a script: it imports only pyarrow and pyogrio, not :mod:`geo`.
+
+Both ways write the same layer from the same table (:func:`arrow_layer`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyogrio
+
+if TYPE_CHECKING:  # the child process does not import pandas
+    import pandas as pd
+
+_POLYGON, _MULTIPOLYGON = 3, 6
+
+SCRATCH_PRAGMAS = {"OGR_SQLITE_SYNCHRONOUS": "OFF", "OGR_SQLITE_JOURNAL": "OFF"}
+"""SQLite settings of the child: no journal, no sync at each commit. Safe because it writes
+into a staging file that is discarded if it fails; the parent's later commits (the other
+layers and the styles) sync the whole file before it is moved into place."""
+
+
+@dataclass(frozen=True)
+class ArrowLayer:
+    """A polygon layer ready for :func:`pyogrio.write_arrow`.
+
+    Attributes
+    ----------
+    table : pyarrow.Table
+        The attribute columns, then ``geometry`` as WKB.
+    geometry_type : str
+        ``Polygon``, ``MultiPolygon`` (polygons made multi when both kinds are
+        present: a GeoPackage column holds one type) or ``Unknown`` (no rows).
+    crs : str
+        ``EPSG:<code>`` or WKT.
+    """
+
+    table: pa.Table
+    geometry_type: str
+    crs: str
+
+
+def arrow_layer(layer: object) -> ArrowLayer:
+    """Convert a polygon GeoDataFrame as :func:`pyogrio.write_dataframe` would write it.
+
+    Parameters
+    ----------
+    layer : geopandas.GeoDataFrame
+        Polygons and multipolygons (empty ones allowed), with a CRS; the other
+        columns plain numbers or strings.
+
+    Returns
+    -------
+    ArrowLayer
+
+    Raises
+    ------
+    ValueError
+        If a geometry is not polygonal or the layer has no CRS.
+    """
+    import geopandas as gpd
+    import shapely
+
+    if not isinstance(layer, gpd.GeoDataFrame) or layer.crs is None:
+        raise ValueError("arrow_layer needs a GeoDataFrame with a CRS")
+    geometries = layer.geometry.to_numpy().copy()
+    kinds = shapely.get_type_id(geometries)
+    if not np.isin(kinds, [_POLYGON, _MULTIPOLYGON]).all():
+        raise ValueError("arrow_layer writes polygon layers only")
+    single = kinds == _POLYGON
+    if single.all():
+        geometry_type = "Polygon" if len(kinds) else "Unknown"
+    else:
+        geometry_type = "MultiPolygon"
+        if single.any():
+            parts = np.asarray(geometries[single], dtype=object).reshape(-1, 1)
+            geometries[single] = shapely.multipolygons(parts)  # one part each
+    columns = {
+        str(name): _arrow_column(layer[name])
+        for name in layer.columns
+        if name != layer.geometry.name
+    }
+    columns["geometry"] = pa.array(shapely.to_wkb(geometries), type=pa.binary())
+    epsg = layer.crs.to_epsg()
+    crs = f"EPSG:{epsg}" if epsg else layer.crs.to_wkt("WKT1_GDAL")
+    return ArrowLayer(pa.table(columns), geometry_type, crs)
+
+
+def _arrow_column(column: pd.Series) -> pa.Array:
+    """Return a column as Arrow; text with no value at all stays text (a TEXT field)."""
+    array = pa.array(column, from_pandas=True)
+    return array.cast(pa.string()) if pa.types.is_null(array.type) else array
+
+
+def write_layer(layer: ArrowLayer, path: Path, name: str) -> None:
+    """Write ``layer`` as layer ``name`` of the GeoPackage ``path`` (added if it exists)."""
+    pyogrio.write_arrow(
+        layer.table,
+        path,
+        layer=name,
+        driver="GPKG",
+        geometry_name="geometry",
+        geometry_type=layer.geometry_type,
+        crs=layer.crs,
+    )
+
+
+class LayerWrite:
+    """A layer being written into a GeoPackage by a child process.
+
+    Parameters
+    ----------
+    layer : ArrowLayer
+    path : Path
+        The GeoPackage; nothing else may write to it until :meth:`wait` returns.
+    name : str
+        The layer's name.
+
+    Notes
+    -----
+    The table goes through ``<path>.<name>.arrow`` and the child's messages
+    through ``<path>.<name>.log``; :meth:`wait` and :meth:`cancel` delete both.
+    """
+
+    def __init__(self, layer: ArrowLayer, path: Path, name: str) -> None:
+        self.path = Path(path)
+        self.name = name
+        self.scratch = self.path.with_name(f"{self.path.name}.{name}.arrow")
+        self.log_path = self.path.with_name(f"{self.path.name}.{name}.log")
+        with (
+            pa.OSFile(str(self.scratch), "wb") as sink,
+            pa.ipc.new_file(sink, layer.table.schema) as writer,
+        ):
+            writer.write_table(layer.table)
+        self.log: IO[bytes] = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__)),
+                *(str(self.scratch), str(self.path), name, layer.geometry_type, layer.crs),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait(self) -> None:
+        """Wait for the child; raise OSError with its last message if it failed."""
+        code = self.process.wait()
+        self.log.close()
+        message = self.log_path.read_text(encoding="utf-8", errors="replace").strip()
+        self._close()
+        if code != 0:
+            last = message.splitlines()[-1] if message else f"exit status {code}"
+            raise OSError(f"{self.path.name}: writing layer {self.name} failed: {last}")
+
+    def cancel(self) -> None:
+        """Stop the child if it still runs; remove the scratch files."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._close()
+
+    def _close(self) -> None:
+        self.log.close()
+        self.scratch.unlink(missing_ok=True)
+        self.log_path.unlink(missing_ok=True)
+
+
+def main(argv: list[str]) -> int:
+    """Run the child: ``layer_writer.py TABLE.arrow OUT.gpkg NAME GEOMETRY_TYPE CRS``."""
+    scratch, path, name, geometry_type, crs = argv
+    pyogrio.set_gdal_config_options(SCRATCH_PRAGMAS)
+    with pa.memory_map(scratch) as source:
+        table = pa.ipc.open_file(source).read_all()
+        write_layer(ArrowLayer(table, geometry_type, crs), Path(path), name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,157 @@
+"""The GeoPackage's parcel layer written by a child process while the other outputs render."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+import geo
+from geo import layer_writer, outputs
+from geo.errors import OutputError
+from geo.resources import sample_project_dir
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return geo.run(geo.load_project(sample_project_dir()))
+
+
+def _layers(path: Path) -> dict[str, pd.DataFrame]:
+    found = {}
+    for name, _ in pyogrio.list_layers(path):
+        frame = pyogrio.read_dataframe(path, layer=name, fid_as_index=True)
+        if name == "layer_styles":
+            frame = frame.drop(columns="update_time")
+        if isinstance(frame, gpd.GeoDataFrame):
+            frame = pd.DataFrame(frame).assign(geometry=shapely.to_wkb(frame.geometry.to_numpy()))
+        found[name] = frame
+    return found
+
+
+def _schema(path: Path, table: str) -> list[tuple]:
+    with sqlite3.connect(path) as db:
+        return [
+            *db.execute("select sql from sqlite_master where name = ?", (table,)),
+            *db.execute("select * from gpkg_geometry_columns where table_name = ?", (table,)),
+            *db.execute(f'select count(*) from "rtree_{table}_geom"'),
+        ]
+
+
+def test_the_child_process_writes_the_same_geopackage(sample, tmp_path, monkeypatch):
+    here = tmp_path / "here" / "results.gpkg"
+    child = tmp_path / "child" / "results.gpkg"
+    here.parent.mkdir()
+    child.parent.mkdir()
+    outputs.write_geopackage(sample, here)
+    monkeypatch.setattr(outputs, "BACKGROUND_MIN_PIECES", 0)
+    started = outputs.start_geopackage(sample, child)
+    assert started.child is not None  # the parcel layer went to a child process
+    assert list(started.later) == ["infrastructure", "roads"]  # written after it, in order
+    started.wait()
+    assert sorted(p.name for p in child.parent.iterdir()) == ["results.gpkg"]  # no scratch left
+    left, right = _layers(here), _layers(child)
+    assert (
+        list(left)
+        == list(right)
+        == [
+            "units",
+            "hamlets",
+            "landuse_by_hamlet",
+            "infrastructure",
+            "roads",
+            "layer_styles",
+        ]
+    )
+    for name in left:
+        pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+    assert len(right["landuse_by_hamlet"]) == 1397
+    schema = _schema(child, "landuse_by_hamlet")
+    assert schema == _schema(here, "landuse_by_hamlet")
+    assert schema[1][2] == "MULTIPOLYGON"
+    assert schema[2] == (1397,)
+
+
+def test_write_outputs_overlaps_the_child_and_matches_the_inline_run(sample, tmp_path, monkeypatch):
+    inline = outputs.write_outputs(sample, tmp_path / "inline", roadmap_progress=None)
+    monkeypatch.setattr(outputs, "BACKGROUND_MIN_PIECES", 0)
+    waits = []
+    wait = outputs.GeoPackageWrite.wait
+    monkeypatch.setattr(
+        outputs.GeoPackageWrite,
+        "wait",
+        lambda self: waits.append((tmp_path / "child" / "report.html").exists()) or wait(self),
+    )
+    child = outputs.write_outputs(sample, tmp_path / "child", roadmap_progress=None)
+    assert [p.name for p in child] == [p.name for p in inline]
+    assert waits == [False]  # joined once, after the report was rendered (still staged)
+    for a, b in zip(inline, child, strict=True):
+        if a.suffix in (".csv", ".html"):
+            assert a.read_bytes() == b.read_bytes(), a.name
+    assert _layers(inline[0]).keys() == _layers(child[0]).keys()
+
+
+def test_a_failed_child_names_the_layer_and_leaves_the_folder_as_it_was(
+    sample, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.gpkg").write_bytes(b"earlier run")
+    monkeypatch.setattr(outputs, "BACKGROUND_MIN_PIECES", 0)
+    real = layer_writer.arrow_layer
+    monkeypatch.setattr(
+        layer_writer,
+        "arrow_layer",
+        lambda layer: layer_writer.ArrowLayer(real(layer).table, "Polygon", "EPSG:999999"),
+    )
+    with pytest.raises(OutputError, match="writing layer landuse_by_hamlet failed"):
+        outputs.write_outputs(sample, out, roadmap_progress=None)
+    assert sorted(p.name for p in out.iterdir()) == ["results.gpkg"]
+    assert (out / "results.gpkg").read_bytes() == b"earlier run"
+
+
+def test_cancel_stops_the_child_and_removes_its_scratch_file(sample, tmp_path):
+    layer = layer_writer.arrow_layer(outputs.landuse_by_zone(sample))
+    path = tmp_path / "results.gpkg"
+    started = layer_writer.LayerWrite(layer, path, "landuse_by_hamlet")
+    assert started.scratch.exists()
+    started.cancel()
+    assert started.process.returncode is not None
+    assert not started.scratch.exists()
+    started.cancel()  # twice is harmless
+
+
+def test_arrow_layer_makes_polygons_multi_only_when_both_kinds_are_present():
+    square = shapely.box(0, 0, 10, 10)
+    both = shapely.MultiPolygon([shapely.box(20, 0, 30, 10), shapely.box(40, 0, 50, 10)])
+    frame = gpd.GeoDataFrame({"code": ["LUA", None]}, geometry=[square, both], crs=9213)
+    mixed = layer_writer.arrow_layer(frame)
+    assert mixed.geometry_type == "MultiPolygon"
+    assert mixed.crs == "EPSG:9213"
+    geometries = shapely.from_wkb(mixed.table["geometry"].to_numpy(zero_copy_only=False))
+    assert shapely.get_type_id(geometries).tolist() == [6, 6]
+    assert shapely.area(geometries).tolist() == [100.0, 200.0]
+    assert mixed.table["code"].to_pylist() == ["LUA", None]
+    assert layer_writer.arrow_layer(frame.iloc[:1]).geometry_type == "Polygon"
+    assert layer_writer.arrow_layer(frame.iloc[:0]).geometry_type == "Unknown"
+    with pytest.raises(ValueError, match="polygon layers only"):
+        layer_writer.arrow_layer(frame.set_geometry([shapely.Point(0, 0), square]))
+
+
+def test_arrow_layer_keeps_a_text_column_without_values_as_text(tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"code": ["LUA", "ONT"], "hamlet_id": [None, None], "parcel": [1, 2]},
+        geometry=[shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)],
+        crs=9213,
+    )
+    path = tmp_path / "x.gpkg"
+    layer_writer.write_layer(layer_writer.arrow_layer(frame), path, "pieces")
+    assert '"hamlet_id" TEXT, "parcel" INTEGER' in _schema(path, "pieces")[0][0]
+    back = pyogrio.read_dataframe(path)
+    assert back["hamlet_id"].isna().all()
+    assert back["parcel"].tolist() == [1, 2]
