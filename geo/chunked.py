@@ -52,6 +52,8 @@ from geo import coverage, dasymetric, indicators
 from geo.engines import Plan
 from geo.errors import GeoInputError
 from geo.join import assign_hamlets, join_table
+from geo.landuse_layer import PiecesSpill, pieces_layer, pieces_table
+from geo.layer_writer import ArrowLayer
 from geo.pipeline import (
     RunResult,
     _landuse_pieces,
@@ -179,6 +181,11 @@ class ChunkResult:
     worker : str
         ``host:pid`` of that process.
     seconds : float
+    landuse_layer : (ArrowLayer, set of int) or None
+        The chunk's pieces of ``results.gpkg``'s ``landuse_by_hamlet`` layer
+        (:func:`geo.landuse_layer.pieces_table`: its zones' pieces of every
+        parcel read, ``parcel`` holding feature ids); None once spilled to
+        disk by :func:`landuse_per_unit`.
     """
 
     index: int
@@ -196,6 +203,7 @@ class ChunkResult:
     peak_rss_mb: float
     worker: str
     seconds: float
+    landuse_layer: tuple[ArrowLayer, set[int]] | None = None
 
 
 @dataclass
@@ -248,6 +256,8 @@ class LandUse:
     unknown_findings : list of Finding
         :func:`geo.indicators.unknown_landuse_codes` of the whole layer.
     stats : Stats
+    pieces : geo.landuse_layer.PiecesSpill or None
+        The ``landuse_by_hamlet`` layer's pieces, on disk.
     """
 
     units: pd.DataFrame
@@ -257,10 +267,14 @@ class LandUse:
     layer_findings: list[Finding]
     unknown_findings: list[Finding]
     stats: Stats
+    pieces: PiecesSpill | None = None
 
 
-ChunkRunner = Callable[[Task, list[Chunk]], tuple[list[ChunkResult], int]]
-"""Runs chunks (here or on a cluster): returns their results and the number of partitions."""
+ResultSink = Callable[[ChunkResult], None]
+"""Called with each chunk's result as soon as it is there (it may drop the large parts)."""
+ChunkRunner = Callable[[Task, list[Chunk], ResultSink], tuple[list[ChunkResult], int]]
+"""Runs chunks (here or on a cluster), passing each result to the sink as it comes; returns
+the results and the number of partitions."""
 
 
 # --------------------------------------------------------------------------- one chunk
@@ -339,6 +353,13 @@ def process_chunk(task: Task, chunk: Chunk) -> ChunkResult:
     unit_pieces = _unit_pieces(chunk.units, hamlets, {"landuse": layer}, hamlet_pieces)
     if hamlets is not None:
         residents, pieces, resident_findings = _residents(hamlets, layer, layer_fids, hamlet_pieces)
+    zones, zone_pieces = (chunk.units, unit_pieces) if hamlets is None else (hamlets, hamlet_pieces)
+    landuse_layer = None
+    if zone_pieces is not None and zone_pieces.item.size:
+        frame = pieces_layer(
+            layer, zones, zone_pieces, by_hamlet=hamlets is not None, parcel_numbers=layer_fids
+        )
+        landuse_layer = pieces_table(frame)
     return ChunkResult(
         index=chunk.index,
         parcels=len(raw),
@@ -359,6 +380,7 @@ def process_chunk(task: Task, chunk: Chunk) -> ChunkResult:
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         worker=f"{socket.gethostname()}:{os.getpid()}",
         seconds=time.perf_counter() - start,
+        landuse_layer=landuse_layer,
     )
 
 
@@ -367,9 +389,17 @@ def run_chunks(task: Task, chunks: Sequence[Chunk]) -> list[ChunkResult]:
     return [process_chunk(task, chunk) for chunk in chunks]
 
 
-def run_serial(task: Task, chunks: list[Chunk]) -> tuple[list[ChunkResult], int]:
-    """Process every chunk here, one at a time; one partition."""
-    return run_chunks(task, chunks), 1
+def run_serial(
+    task: Task, chunks: list[Chunk], sink: ResultSink | None = None
+) -> tuple[list[ChunkResult], int]:
+    """Process every chunk here, one at a time (each result to ``sink`` first); one partition."""
+    results = []
+    for chunk in chunks:
+        result = process_chunk(task, chunk)
+        if sink is not None:
+            sink(result)
+        results.append(result)
+    return results, 1
 
 
 def _validate(
@@ -600,8 +630,15 @@ def landuse_per_unit(
     chunks = build_chunks(units, hamlets)
     chunks = with_masks(chunks, project.crs, info.get("crs"))
     task = Task(spec, project.crs, project.province, engine)
+    spill = PiecesSpill()
+
+    def keep_on_disk(result: ChunkResult) -> None:
+        if result.landuse_layer is not None:
+            spill.add(*result.landuse_layer)
+            result.landuse_layer = None
+
     try:
-        results, partitions = runner(task, chunks)
+        results, partitions = runner(task, chunks, keep_on_disk)
     except GeoInputError as error:
         numbers = _Numbers(fids, ~maybe_empty)
         raise type(error)(_FID.sub(lambda m: numbers.label(int(m.group(1))), str(error))) from None
@@ -626,6 +663,23 @@ def landuse_per_unit(
         rest_notes += notes
         rest_unknown.append(unknown)
     numbers = _Numbers(fids, present)
+    # a parcel's number in the layer as validated (empty and collapsed features dropped)
+    collapsed = [
+        fid
+        for fid, finding in [item for r in results for item in r.parcel_findings] + rest_findings
+        if finding.kind == "geometry_dropped"
+    ]
+    kept = present.copy()
+    kept[numbers.positions(np.array(collapsed, dtype="int64"))] = False
+    zones = units if hamlets is None else hamlets
+    rank = indicators.tree_order(zones.geometry.to_numpy())
+    zone_ids = zones["id"].astype(str).to_numpy()
+    spill.close(
+        fids,
+        np.cumsum(kept),
+        zone_ids if rank is None else zone_ids[np.argsort(rank, kind="stable")],
+        by_hamlet=hamlets is not None,
+    )
     merged = merge(
         results,
         units,
@@ -635,6 +689,7 @@ def landuse_per_unit(
         rest_notes=rest_notes,
         rest_unknown=rest_unknown,
     )
+    merged.pieces = spill
     peaks: dict[str, float] = {}
     for r in results:
         peaks[r.worker] = max(peaks.get(r.worker, 0.0), r.peak_rss_mb)
@@ -884,7 +939,8 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
 
     The same steps as :func:`geo.pipeline.run`, in the same order, with
     :func:`landuse_per_unit` in place of the whole land-use layer; the result
-    holds no parcel layer (``landuse`` is None).
+    holds no parcel layer (``landuse`` is None) but the pieces of the GeoPackage's
+    ``landuse_by_hamlet`` layer, on disk (``landuse_pieces``).
 
     Parameters
     ----------
@@ -949,6 +1005,7 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
         findings=findings,
         layers=layers,
         landuse=None,
+        landuse_pieces=land.pieces,
     )
 
 

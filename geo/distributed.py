@@ -7,7 +7,9 @@ a space-filling order, the Hilbert distance of their centres
 parcels of each of its units by window, validates and splits them and returns
 the sums (:func:`geo.chunked.run_chunks`); neighbouring units share the
 parcels along their common boundary, which the same worker then reads from
-the same pages of the file. Only the small sums travel back.
+the same pages of the file. The sums travel back, and the units' land-use
+pieces for the GeoPackage, written to disk here as each partition comes back
+(:class:`geo.landuse_layer.PiecesSpill`).
 
 Without a scheduler address, a :class:`distributed.LocalCluster` of
 :data:`geo.engines.LOCAL_WORKERS` single-threaded worker processes is started
@@ -29,7 +31,7 @@ import numpy as np
 import shapely
 
 import geo
-from geo.chunked import Chunk, ChunkResult, ChunkRunner, Task, run_chunks
+from geo.chunked import Chunk, ChunkResult, ChunkRunner, ResultSink, Task, run_chunks
 from geo.engines import LOCAL_WORKERS, EngineError
 
 if TYPE_CHECKING:
@@ -65,11 +67,15 @@ def dask_runner(
     Returns
     -------
     callable
-        ``runner(task, chunks) -> (results, partitions)``.
+        ``runner(task, chunks, sink) -> (results, partitions)``.
     """
 
-    def runner(task: Task, chunks: list[Chunk]) -> tuple[list[ChunkResult], int]:
-        return run_dask(task, chunks, scheduler=scheduler, workers=workers, partitions=partitions)
+    def runner(
+        task: Task, chunks: list[Chunk], sink: ResultSink | None = None
+    ) -> tuple[list[ChunkResult], int]:
+        return run_dask(
+            task, chunks, scheduler=scheduler, workers=workers, partitions=partitions, sink=sink
+        )
 
     return runner
 
@@ -114,6 +120,7 @@ def run_dask(
     scheduler: str | None = None,
     workers: int = LOCAL_WORKERS,
     partitions: int | None = None,
+    sink: ResultSink | None = None,
 ) -> tuple[list[ChunkResult], int]:
     """Process the chunks on a dask cluster, one task per spatial partition.
 
@@ -123,6 +130,9 @@ def run_dask(
     chunks : list of geo.chunked.Chunk
     scheduler, workers, partitions
         As for :func:`dask_runner`.
+    sink : callable, optional
+        Called with each result as its partition comes back (in the order
+        they finish), so that the large parts need not wait for the others.
 
     Returns
     -------
@@ -151,8 +161,16 @@ def run_dask(
             client.scheduler.address if client.scheduler else "?",
         )
         [shared] = client.scatter([task], broadcast=True, hash=False)
+        from distributed import as_completed
+
         futures = [client.submit(run_chunks, shared, part, pure=False) for part in parts]
-        results = [result for part in client.gather(futures) for result in part]
+        results = []
+        for future in as_completed(futures, loop=client.loop):
+            for result in future.result():
+                if sink is not None:
+                    sink(result)
+                results.append(result)
+            future.release()
     return results, len(parts)
 
 

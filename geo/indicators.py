@@ -231,7 +231,7 @@ def _split(
     the background as soon as they are known, while the rest is classified.
     """
     none = np.empty(0, dtype=np.intp)
-    rank = _tree_order(zones)
+    rank = tree_order(zones)
     if len(geometries) == 0 or rank is None:
         return Pieces(
             none,
@@ -324,7 +324,7 @@ def _measure_crossing(
     return amount, parts
 
 
-def _tree_order(zones: np.ndarray) -> np.ndarray | None:
+def tree_order(zones: np.ndarray) -> np.ndarray | None:
     """Rank of each zone in the order ``STRtree(zones).query`` returns them (None: no zone).
 
     The tree's leaves are visited depth first, so any query lists its zones in

@@ -53,7 +53,7 @@ class ArrowLayer:
     crs: str
 
 
-def arrow_layer(layer: object) -> ArrowLayer:
+def arrow_layer(layer: object, *, multi: bool = True) -> ArrowLayer:
     """Convert a polygon GeoDataFrame as :func:`pyogrio.write_dataframe` would write it.
 
     Parameters
@@ -61,6 +61,10 @@ def arrow_layer(layer: object) -> ArrowLayer:
     layer : geopandas.GeoDataFrame
         Polygons and multipolygons (empty ones allowed), with a CRS; the other
         columns plain numbers or strings.
+    multi : bool, default True
+        Make polygons multi where both kinds are present; False leaves the
+        geometries as they are (a part of a layer, promoted when the whole is
+        known: :class:`geo.landuse_layer.PiecesSpill`).
 
     Returns
     -------
@@ -85,7 +89,7 @@ def arrow_layer(layer: object) -> ArrowLayer:
         geometry_type = "Polygon" if len(kinds) else "Unknown"
     else:
         geometry_type = "MultiPolygon"
-        if single.any():
+        if single.any() and multi:
             parts = np.asarray(geometries[single], dtype=object).reshape(-1, 1)
             geometries[single] = shapely.multipolygons(parts)  # one part each
     columns = {

@@ -24,17 +24,17 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geo import layer_writer, parallel
+from geo import layer_writer
 from geo._lock import STAGING_PREFIX, output_lock, remove_stale_staging, signals_deferred
 from geo.errors import GeoInputError, OutputError
-from geo.indicators import Pieces, split_pieces
+from geo.indicators import split_pieces
+from geo.landuse_layer import PIECES_SCHEMA, PiecesSpill, pieces_layer
 from geo.names import slug
 from geo.pipeline import RunResult
 from geo.progress import PROGRESS_FILES, TRENDS_DIR, find_progress, progress_writers
 from geo.progress import Progress as RoadmapProgress
 from geo.qgis_style import LayerInfo, result_styles, write_layer_styles
 from geo.report import render_report, write_fitted_pdf
-from geo.resources import landuse_codes
 from geo.webmap import render_result_map
 from geo.workbook import column_labels, write_workbook
 
@@ -286,7 +286,9 @@ class GeoPackageWrite:
     order and only one process writes to the file at a time.
     """
 
-    def __init__(self, path: Path, later: dict[str, gpd.GeoDataFrame], styles: list) -> None:
+    def __init__(
+        self, path: Path, later: dict[str, gpd.GeoDataFrame | PiecesSpill], styles: list
+    ) -> None:
         self.path = path
         self.later = later
         self.styles = styles
@@ -321,12 +323,14 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
     GeoPackageWrite
         Call its ``wait()`` before reading the file (or ``cancel()`` to give up).
     """
-    layers: dict[str, gpd.GeoDataFrame] = {}
+    layers: dict[str, gpd.GeoDataFrame | PiecesSpill] = {}
     for level, zones in (("unit", result.units), ("hamlet", result.hamlets)):
         if zones is not None:
             layers[f"{level}s"] = _with_statuses(zones, result.criteria, level)
     if result.landuse is not None and not result.landuse.empty:
         layers[LANDUSE_LAYER] = landuse_by_zone(result)
+    elif result.landuse_pieces is not None and result.landuse_pieces.rows:
+        layers[LANDUSE_LAYER] = result.landuse_pieces  # a per-commune run's, on disk
     if result.infrastructure is not None and not result.infrastructure.empty:
         layers["infrastructure"] = infrastructure_layer(result)
     if result.roads is not None and not result.roads.empty:
@@ -343,24 +347,16 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
         )
     if result.coverage is not None and not result.coverage.empty:
         layers["findings"] = result.coverage
-    infos = [
-        LayerInfo(
-            name,
-            _geometry_kind(layer),
-            tuple(c for c in layer.columns if c != layer.geometry.name),
-            {
-                column: tuple(sorted({str(v) for v in pd.unique(layer[column].dropna())}))
-                for column in ("kind", "code")
-                if column in layer.columns
-            },
-        )
-        for name, layer in layers.items()
-    ]
+    infos = [_layer_info(name, layer) for name, layer in layers.items()]
     names = list(layers)
     pending = GeoPackageWrite(path, {}, result_styles(infos, column_labels(result)))
     for at, name in enumerate(names):
         layer = layers[name]
-        if name == LANDUSE_LAYER and len(layer) >= BACKGROUND_MIN_PIECES:
+        if (
+            name == LANDUSE_LAYER
+            and isinstance(layer, gpd.GeoDataFrame)
+            and len(layer) >= BACKGROUND_MIN_PIECES
+        ):
             pending.child = layer_writer.LayerWrite(layer_writer.arrow_layer(layer), path, name)
             pending.later = {n: layers[n] for n in names[at + 1 :]}
             break
@@ -368,9 +364,37 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
     return pending
 
 
-def _write_layer(layer: gpd.GeoDataFrame, path: Path, name: str) -> None:
+def _layer_info(name: str, layer: gpd.GeoDataFrame | PiecesSpill) -> LayerInfo:
+    """Describe a layer for its QGIS style: geometry kind, columns, the codes or kinds present."""
+    if isinstance(layer, PiecesSpill):
+        columns = tuple(n for n in PIECES_SCHEMA.names if n != "geometry")
+        return LayerInfo(name, "polygon", columns, {"code": tuple(sorted(layer.codes))})
+    return LayerInfo(
+        name,
+        _geometry_kind(layer),
+        tuple(c for c in layer.columns if c != layer.geometry.name),
+        {
+            column: tuple(sorted({str(v) for v in pd.unique(layer[column].dropna())}))
+            for column in ("kind", "code")
+            if column in layer.columns
+        },
+    )
+
+
+def _write_layer(layer: gpd.GeoDataFrame | PiecesSpill, path: Path, name: str) -> None:
     """Write one layer through Arrow (a third faster than feature by feature at L)."""
-    if name == LANDUSE_LAYER:  # as the child process writes it, whatever its size
+    if isinstance(layer, PiecesSpill):  # batch by batch from the scratch file
+        assert layer.crs is not None
+        pyogrio.write_arrow(
+            layer.reader(),
+            path,
+            layer=name,
+            driver="GPKG",
+            geometry_name="geometry",
+            geometry_type=layer.geometry_type,
+            crs=layer.crs,
+        )
+    elif name == LANDUSE_LAYER:  # as the child process writes it, whatever its size
         layer_writer.write_layer(layer_writer.arrow_layer(layer), path, name)
     else:
         pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG", use_arrow=True)
@@ -415,10 +439,10 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
     """Return the land-use parcels split exactly at hamlet boundaries (unit ones without hamlets).
 
     The run's own split (``result.landuse_split``: the pieces, their areas,
-    which cross a zone boundary, the residential parcels' cut parts) is used
-    when it was made by these zones, and only the other crossing pieces are
-    intersected here; otherwise (a what-if run's new units, a result without
-    it) the parcels are split here. Both give the same pieces.
+    which cross a zone boundary, their cut parts) is used when it was made by
+    these zones (:func:`geo.landuse_layer.pieces_layer`); otherwise (a what-if
+    run's new units, a result without it) the parcels are split here. Both
+    give the same pieces.
 
     Parameters
     ----------
@@ -446,56 +470,7 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
         found = split.pieces
     else:
         found = split_pieces(parcels, zone_geoms)
-    parcel_index, zone_index, area = found.item, found.zone, found.amount
-    crossing = np.asarray(found.crossing, dtype=bool)
-    pieces = parcels[parcel_index].copy()
-    if crossing.any():
-        pieces[crossing] = _polygonal_all(_cut_parts(parcels, zone_geoms, found))
-    codes = landuse["code"].astype(str).to_numpy()[parcel_index]
-    table = landuse_codes()
-    code_at, distinct = pd.factorize(codes)
-    groups = np.array([table[c].group if c in table else "" for c in distinct], dtype=object)
-    groups = groups[code_at]
-    zone_ids = zones["id"].astype(str).to_numpy()[zone_index]
-    unit_ids = zones["unit_id"].astype(str).to_numpy()[zone_index] if by_hamlet else zone_ids
-    return gpd.GeoDataFrame(
-        {
-            "code": codes,
-            "lu_group": groups,
-            "hamlet_id": zone_ids if by_hamlet else np.full(len(zone_ids), None, dtype=object),
-            "unit_id": unit_ids,
-            "parcel": parcel_index + 1,
-            "area_m2": area,
-        },
-        geometry=pieces,
-        crs=landuse.crs,
-    )
-
-
-def _cut_parts(parcels: np.ndarray, zones: np.ndarray, pieces: Pieces) -> np.ndarray:
-    """Return the parts of the pieces that cross a zone boundary, in order.
-
-    The parts the split kept (residential parcels) are reused; the others are
-    intersected here, a zone's pairs together, on :data:`geo.parallel.THREADS`
-    threads.
-    """
-    crossing = np.flatnonzero(np.asarray(pieces.crossing, dtype=bool))
-    parts = np.full(crossing.size, None, dtype=object)
-    if pieces.geometry is not None:
-        parts[:] = pieces.geometry[crossing]
-    todo = np.flatnonzero(shapely.is_missing(parts))
-    if todo.size:
-        pairs = crossing[todo]
-        order = np.argsort(pieces.zone[pairs], kind="stable")
-        zone = pieces.zone[pairs][order]
-        cut = parallel.map_slices(
-            shapely.intersection,
-            parcels[pieces.item[pairs][order]],
-            zones[zone],
-            cuts=np.flatnonzero(np.r_[True, zone[1:] != zone[:-1]]),
-        )
-        parts[todo[order]] = cut
-    return parts
+    return pieces_layer(landuse, zones, found, by_hamlet=by_hamlet)
 
 
 def _same(stored: np.ndarray, zones: np.ndarray) -> bool:
@@ -503,24 +478,6 @@ def _same(stored: np.ndarray, zones: np.ndarray) -> bool:
     return len(stored) == len(zones) and bool(
         np.array_equal(shapely.to_wkb(stored), shapely.to_wkb(zones))
     )
-
-
-def _polygonal_all(geometries: np.ndarray) -> np.ndarray:
-    """Keep the polygons of each intersection (:func:`_polygonal`), vectorised."""
-    result = np.asarray(geometries, dtype=object).copy()
-    other = np.flatnonzero(~np.isin(shapely.get_type_id(result), [3, 6]))
-    for position in other:
-        result[position] = _polygonal(result[position])
-    return result
-
-
-def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
-    """Keep the polygons of an intersection (drop the lines and points it may hold)."""
-    kind = shapely.get_type_id(geometry)
-    if kind in (3, 6):  # Polygon, MultiPolygon
-        return geometry
-    parts = [p for p in shapely.get_parts(geometry) if shapely.get_type_id(p) in (3, 6)]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def infrastructure_layer(result: RunResult) -> gpd.GeoDataFrame:

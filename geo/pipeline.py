@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -22,6 +22,9 @@ from geo.join import assign_hamlets, join_table
 from geo.project import Project
 from geo.read import read_layer, read_table
 from geo.validate import Finding, validate_layer
+
+if TYPE_CHECKING:
+    from geo.landuse_layer import PiecesSpill
 
 POPULATION_TOLERANCE = 0.005
 """Relative difference between a unit's population and its hamlets' sum that is reported."""
@@ -78,6 +81,9 @@ class RunResult:
         ``landuse_by_hamlet`` layer (:func:`geo.outputs.landuse_by_zone`) does
         not split them again; None when the run did not keep it (per-commune
         runs, no land-use layer).
+    landuse_pieces : geo.landuse_layer.PiecesSpill or None
+        Per-commune runs: that layer's pieces, written to a scratch file
+        commune by commune (deleted with this object).
     """
 
     project: Project
@@ -95,6 +101,7 @@ class RunResult:
     roads: gpd.GeoDataFrame | None = None
     sets: list[crit.CriteriaSet] = field(default_factory=list)
     landuse_split: LanduseSplit | None = None
+    landuse_pieces: PiecesSpill | None = None
 
 
 def run(
@@ -198,6 +205,7 @@ def evaluate_criteria(
     layers: dict[str, gpd.GeoDataFrame],
     landuse: gpd.GeoDataFrame | None,
     landuse_split: LanduseSplit | None = None,
+    landuse_pieces: PiecesSpill | None = None,
 ) -> RunResult:
     """Evaluate the criteria in force on units and hamlets with their indicators.
 
@@ -222,6 +230,8 @@ def evaluate_criteria(
     landuse_split : LanduseSplit, optional
         Their split by the hamlets (the units without hamlets), kept on the
         result for the outputs.
+    landuse_pieces : geo.landuse_layer.PiecesSpill, optional
+        A per-commune run's pieces of that split, on disk, for the outputs.
 
     Returns
     -------
@@ -273,6 +283,7 @@ def evaluate_criteria(
         roads=layers.get("roads"),
         sets=sets,
         landuse_split=landuse_split,
+        landuse_pieces=landuse_pieces,
     )
 
 

@@ -184,3 +184,38 @@ def assert_same_tables(a: Path, b: Path, names: tuple[str, ...], *, min_bytes: i
         left, right = (a / name).read_bytes(), (b / name).read_bytes()
         assert len(left) > min_bytes, name  # real tables, not two empty ones
         assert left == right, name
+
+
+def geopackage_layers(path: Path) -> dict[str, pd.DataFrame]:
+    """Every layer of a GeoPackage by fid, geometries as WKB (``layer_styles`` without times)."""
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    found = {}
+    for name, _ in pyogrio.list_layers(path):
+        frame = pyogrio.read_dataframe(path, layer=name, fid_as_index=True)
+        if name == "layer_styles":
+            frame = frame.drop(columns="update_time")
+        if isinstance(frame, gpd.GeoDataFrame):
+            frame = pd.DataFrame(frame).assign(geometry=shapely.to_wkb(frame.geometry.to_numpy()))
+        found[name] = frame
+    return found
+
+
+def assert_same_geopackage(a, b, folder: Path) -> dict[str, pd.DataFrame]:
+    """Write two runs' ``results.gpkg`` into ``folder``; assert every layer is the same.
+
+    Returns the layers (of the first).
+    """
+    from geo.outputs import write_geopackage
+
+    paths = [folder / "a" / "results.gpkg", folder / "b" / "results.gpkg"]
+    for result, path in zip((a, b), paths, strict=True):
+        path.parent.mkdir(parents=True)
+        write_geopackage(result, path)
+    left, right = (geopackage_layers(p) for p in paths)
+    assert list(left) == list(right)
+    for name in left:
+        pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+    return left

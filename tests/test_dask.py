@@ -12,7 +12,7 @@ import logging
 
 import pandas as pd
 import pytest
-from conftest import assert_same_tables, load_generator, write_tables
+from conftest import assert_same_geopackage, assert_same_tables, load_generator, write_tables
 
 import geo
 from geo import distributed as geo_distributed
@@ -21,6 +21,7 @@ from geo.engines import EngineError
 
 pytest.importorskip("distributed")
 pytest.importorskip("dask_geopandas")
+
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
@@ -50,6 +51,9 @@ def test_dask_engine_on_a_local_cluster_gives_the_same_tables(generated, tmp_pat
         min_bytes=1000,
     )
     pd.testing.assert_frame_equal(default.findings, result.findings, check_exact=True)
+    # the GeoPackage too, its parcel pieces back from the workers in any order
+    layers = assert_same_geopackage(default, result, tmp_path / "gpkg")
+    assert len(layers["landuse_by_hamlet"]) > 200
 
 
 def test_dask_engine_on_a_running_scheduler(generated, tmp_path):

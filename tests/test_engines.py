@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import VN2000_TN, load_generator, square
+from conftest import VN2000_TN, assert_same_geopackage, load_generator, square
 from shapely.geometry import Polygon
 
 import geo
@@ -242,7 +242,7 @@ def _hard_landuse(folder: Path) -> None:
     )
 
 
-def test_per_unit_reads_give_the_same_results(tiny_project, window_reads):
+def test_per_unit_reads_give_the_same_results(tiny_project, window_reads, tmp_path):
     _hard_landuse(tiny_project)
     project = geo.load_project(tiny_project)
     whole = geo.run(project)
@@ -252,6 +252,13 @@ def test_per_unit_reads_give_the_same_results(tiny_project, window_reads):
     per_unit = geo.run(project, parcels_in_memory=0)
     assert_same_run(whole, per_unit)  # one split by the hamlets in both: identical
     assert per_unit.landuse is None
+    # the GeoPackage too: the pieces came from the units' windows, numbered and ordered
+    # as the whole layer's (the empty, repaired and outside parcels in between)
+    layers = assert_same_geopackage(whole, per_unit, tmp_path)
+    pieces = layers["landuse_by_hamlet"]
+    assert per_unit.landuse_pieces is not None
+    assert len(pieces) == per_unit.landuse_pieces.rows > 0
+    assert pieces.index.tolist() == list(range(1, len(pieces) + 1))
     windows = [r for r in reads if r.get("mask") is not None]
     assert len(windows) == 2  # one per unit
     assert all(r["rows"] < 9 for r in windows)  # never the whole layer
@@ -270,7 +277,7 @@ def test_per_unit_reads_give_the_same_results(tiny_project, window_reads):
 
 
 @pytest.mark.parametrize("covering", [True, False])
-def test_per_unit_reads_on_geoparquet_give_the_same_results(tiny_project, covering):
+def test_per_unit_reads_on_geoparquet_give_the_same_results(tiny_project, covering, tmp_path):
     _hard_landuse(tiny_project)
     whole = geo.run(geo.load_project(tiny_project))
     frame = gpd.read_file(tiny_project / "landuse.gpkg")
@@ -285,6 +292,7 @@ def test_per_unit_reads_on_geoparquet_give_the_same_results(tiny_project, coveri
     per_unit = geo.run(geo.load_project(tiny_project), parcels_in_memory=0)
     assert per_unit.landuse is None
     assert_same_run(whole, per_unit)  # empty, invalid and outside parcels numbered alike
+    assert_same_geopackage(whole, per_unit, tmp_path)
     assert per_unit.findings.loc[
         per_unit.findings["kind"] == "empty_geometry_dropped", "feature"
     ].tolist() == ["#6", "#11"]
@@ -411,3 +419,20 @@ def test_per_unit_with_a_unit_without_hamlets_or_parcels(tiny_project):
     whole = geo.run(project)
     assert "landuse_uncovered" in set(whole.coverage["kind"])
     assert_same_run(whole, geo.run(project, parcels_in_memory=0))
+
+
+def test_per_unit_without_hamlets_writes_the_same_geopackage(tiny_project, tmp_path):
+    toml = tiny_project / "project.toml"
+    text = toml.read_text(encoding="utf-8")
+    start, end = text.index("[layers.hamlets]"), text.index("[layers.landuse]")
+    toml.write_text(text[:start] + text[end : text.index("[tables.population]")], encoding="utf-8")
+    project = geo.load_project(tiny_project)
+    whole = geo.run(project)
+    assert whole.hamlets is None
+    layers = assert_same_geopackage(whole, geo.run(project, parcels_in_memory=0), tmp_path)
+    pieces = layers["landuse_by_hamlet"]
+    assert pieces["hamlet_id"].isna().all()  # split by the units
+    assert set(pieces["unit_id"]) == {"001", "002"}
+    assert pieces.groupby("unit_id")["area_m2"].sum().to_dict() == pytest.approx(
+        (whole.units.set_index("id")["landuse_covered_km2"] * 1e6).to_dict()
+    )

@@ -10,6 +10,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from conftest import geopackage_layers
 
 import geo
 from geo import layer_writer, outputs
@@ -20,18 +21,6 @@ from geo.resources import sample_project_dir
 @pytest.fixture(scope="module")
 def sample():
     return geo.run(geo.load_project(sample_project_dir()))
-
-
-def _layers(path: Path) -> dict[str, pd.DataFrame]:
-    found = {}
-    for name, _ in pyogrio.list_layers(path):
-        frame = pyogrio.read_dataframe(path, layer=name, fid_as_index=True)
-        if name == "layer_styles":
-            frame = frame.drop(columns="update_time")
-        if isinstance(frame, gpd.GeoDataFrame):
-            frame = pd.DataFrame(frame).assign(geometry=shapely.to_wkb(frame.geometry.to_numpy()))
-        found[name] = frame
-    return found
 
 
 def _schema(path: Path, table: str) -> list[tuple]:
@@ -55,7 +44,7 @@ def test_the_child_process_writes_the_same_geopackage(sample, tmp_path, monkeypa
     assert list(started.later) == ["infrastructure", "roads"]  # written after it, in order
     started.wait()
     assert sorted(p.name for p in child.parent.iterdir()) == ["results.gpkg"]  # no scratch left
-    left, right = _layers(here), _layers(child)
+    left, right = geopackage_layers(here), geopackage_layers(child)
     assert (
         list(left)
         == list(right)
@@ -93,7 +82,7 @@ def test_write_outputs_overlaps_the_child_and_matches_the_inline_run(sample, tmp
     for a, b in zip(inline, child, strict=True):
         if a.suffix in (".csv", ".html"):
             assert a.read_bytes() == b.read_bytes(), a.name
-    assert _layers(inline[0]).keys() == _layers(child[0]).keys()
+    assert geopackage_layers(inline[0]).keys() == geopackage_layers(child[0]).keys()
 
 
 def test_a_failed_child_names_the_layer_and_leaves_the_folder_as_it_was(

@@ -1,0 +1,280 @@
+"""The land-use parcels cut at zone boundaries: ``results.gpkg``'s ``landuse_by_hamlet``.
+
+:func:`pieces_layer` builds the layer from a split (:func:`geo.indicators.split_pieces`):
+the whole-layer run builds it once for all parcels (:func:`geo.outputs.landuse_by_zone`),
+the per-commune run once per commune, for the pieces in that commune's zones. A
+per-commune run keeps its pieces on disk as they come (:class:`PiecesSpill`), so its
+memory stays that of the largest commune; the GeoPackage layer is then written from
+the file, batch by batch (:meth:`PiecesSpill.reader`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import shapely
+
+from geo import parallel
+from geo.indicators import Pieces
+from geo.layer_writer import ArrowLayer, arrow_layer
+from geo.resources import landuse_codes
+
+_POLYGON, _MULTIPOLYGON = 3, 6
+BATCH_ROWS = 65_536
+"""Pieces per batch written from a :class:`PiecesSpill`."""
+
+
+def pieces_layer(
+    landuse: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    pieces: Pieces,
+    *,
+    by_hamlet: bool,
+    parcel_numbers: np.ndarray | None = None,
+) -> gpd.GeoDataFrame:
+    """Return one feature per (parcel, zone) piece with a positive area.
+
+    Parameters
+    ----------
+    landuse : geopandas.GeoDataFrame
+        Validated parcels with ``code``, in a projected CRS.
+    zones : geopandas.GeoDataFrame
+        Hamlets (``id``, ``unit_id``) or units (``id``), same CRS.
+    pieces : Pieces
+        ``landuse``'s geometries split by ``zones``' with the crossing flags
+        (:func:`geo.indicators.split_pieces`); the cut parts it kept are used,
+        the others are cut here.
+    by_hamlet : bool
+        Whether ``zones`` are hamlets (``hamlet_id`` is then filled, else null).
+    parcel_numbers : numpy.ndarray of int, optional
+        Aligned with ``landuse``: the ``parcel`` value of each parcel's pieces;
+        default the 1-based row.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``code``, ``lu_group`` (``agricultural``, ``non_agricultural``,
+        ``unused``, or empty for unknown codes), ``hamlet_id``, ``unit_id``,
+        ``parcel`` and ``area_m2``, in the pieces' order.
+    """
+    parcels = landuse.geometry.to_numpy()
+    zone_geoms = zones.geometry.to_numpy()
+    parcel_index, zone_index, area = pieces.item, pieces.zone, pieces.amount
+    crossing = np.asarray(pieces.crossing, dtype=bool)
+    geometries = parcels[parcel_index].copy()
+    if crossing.any():
+        geometries[crossing] = _polygonal_all(_cut_parts(parcels, zone_geoms, pieces))
+    codes = landuse["code"].astype(str).to_numpy()[parcel_index]
+    table = landuse_codes()
+    code_at, distinct = pd.factorize(codes)
+    groups = np.array([table[c].group if c in table else "" for c in distinct], dtype=object)
+    zone_ids = zones["id"].astype(str).to_numpy()[zone_index]
+    unit_ids = zones["unit_id"].astype(str).to_numpy()[zone_index] if by_hamlet else zone_ids
+    numbers = np.arange(1, len(parcels) + 1) if parcel_numbers is None else parcel_numbers
+    return gpd.GeoDataFrame(
+        {
+            "code": codes,
+            "lu_group": groups[code_at],
+            "hamlet_id": zone_ids if by_hamlet else np.full(len(zone_ids), None, dtype=object),
+            "unit_id": unit_ids,
+            "parcel": np.asarray(numbers, dtype="int64")[parcel_index],
+            "area_m2": area,
+        },
+        geometry=geometries,
+        crs=landuse.crs,
+    )
+
+
+def _cut_parts(parcels: np.ndarray, zones: np.ndarray, pieces: Pieces) -> np.ndarray:
+    """Return the parts of the pieces that cross a zone boundary, in order.
+
+    The parts the split kept are reused; the others are intersected here, a
+    zone's pairs together, on :data:`geo.parallel.THREADS` threads.
+    """
+    crossing = np.flatnonzero(np.asarray(pieces.crossing, dtype=bool))
+    parts = np.full(crossing.size, None, dtype=object)
+    if pieces.geometry is not None:
+        parts[:] = pieces.geometry[crossing]
+    todo = np.flatnonzero(shapely.is_missing(parts))
+    if todo.size:
+        pairs = crossing[todo]
+        order = np.argsort(pieces.zone[pairs], kind="stable")
+        zone = pieces.zone[pairs][order]
+        cut = parallel.map_slices(
+            shapely.intersection,
+            parcels[pieces.item[pairs][order]],
+            zones[zone],
+            cuts=np.flatnonzero(np.r_[True, zone[1:] != zone[:-1]]),
+        )
+        parts[todo[order]] = cut
+    return parts
+
+
+def _polygonal_all(geometries: np.ndarray) -> np.ndarray:
+    """Keep the polygons of each intersection (:func:`_polygonal`), vectorised."""
+    result = np.asarray(geometries, dtype=object).copy()
+    other = np.flatnonzero(~np.isin(shapely.get_type_id(result), [_POLYGON, _MULTIPOLYGON]))
+    for position in other:
+        result[position] = _polygonal(result[position])
+    return result
+
+
+def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
+    """Keep the polygons of an intersection (drop the lines and points it may hold)."""
+    kind = shapely.get_type_id(geometry)
+    if kind in (_POLYGON, _MULTIPOLYGON):
+        return geometry
+    parts = [p for p in shapely.get_parts(geometry) if shapely.get_type_id(p) in (3, 6)]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+class PiecesSpill:
+    """The pieces of a per-commune run, written commune by commune to a scratch file.
+
+    Each :meth:`add` appends one commune's layer (:func:`pieces_table`, with
+    feature ids in ``parcel``) to an Arrow IPC file in the system's temporary
+    folder; the file is deleted with this object. Once closed (:meth:`close`:
+    the parcels' numbers, the zones' order), :meth:`reader` gives the layer
+    :func:`pieces_layer` gives for the whole layer, in the same order, batch by
+    batch, whatever the order the communes came in.
+    """
+
+    def __init__(self) -> None:
+        handle, name = tempfile.mkstemp(prefix="geo-pieces-", suffix=".arrow")
+        os.close(handle)
+        self.path = Path(name)
+        self._delete = weakref.finalize(self, self.path.unlink, missing_ok=True)
+        self._sink: pa.OSFile | None = None
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
+        self._batches = 0
+        self.crs: str | None = None
+        self.rows = 0
+        self.kinds: set[int] = set()  # geometry type ids present
+        self.codes: set[str] = set()
+        self._fids: np.ndarray | None = None
+        self._numbers: np.ndarray | None = None
+        self._zones = pd.Index([])
+        self._zone_column = "hamlet_id"
+
+    def add(self, layer: ArrowLayer, kinds: set[int]) -> None:
+        """Append one commune's pieces (:func:`pieces_table`) and their geometry type ids."""
+        if self._writer is None:
+            self._sink = pa.OSFile(str(self.path), "wb")
+            self._writer = pa.ipc.new_file(self._sink, PIECES_SCHEMA)
+            self.crs = layer.crs
+        self._writer.write_table(layer.table)
+        self._batches += 1
+        self.rows += layer.table.num_rows
+        self.kinds |= kinds
+        self.codes |= {str(c) for c in layer.table["code"].unique().to_pylist() if c is not None}
+
+    def close(
+        self, fids: np.ndarray, numbers: np.ndarray, zone_ids: np.ndarray, *, by_hamlet: bool
+    ) -> None:
+        """Finish the file and say how to number and order its pieces.
+
+        Parameters
+        ----------
+        fids, numbers : numpy.ndarray of int
+            Aligned: ``parcel`` will read ``numbers[i]`` where it holds ``fids[i]``.
+        zone_ids : numpy.ndarray of str
+            The ids of all the zones (hamlets, or units without hamlets) in
+            the order :func:`geo.indicators.split_pieces` gives a parcel's pieces.
+        by_hamlet : bool
+            Whether the zones are hamlets (``hamlet_id``) or units (``unit_id``).
+        """
+        if self._writer is not None and self._sink is not None:
+            self._writer.close()
+            self._sink.close()
+            self._writer = self._sink = None
+        order = np.argsort(fids, kind="stable")
+        self._fids = np.asarray(fids, dtype="int64")[order]
+        self._numbers = np.asarray(numbers, dtype="int64")[order]
+        self._zones = pd.Index(np.asarray(zone_ids, dtype=object))
+        self._zone_column = "hamlet_id" if by_hamlet else "unit_id"
+
+    @property
+    def geometry_type(self) -> str:
+        """``Polygon``, ``MultiPolygon`` (both kinds: all made multi) or ``Unknown`` (none)."""
+        if not self.kinds:
+            return "Unknown"
+        return "Polygon" if self.kinds == {_POLYGON} else "MultiPolygon"
+
+    def reader(self, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
+        """Return the layer's batches, in the whole-layer run's order (parcel, then zone).
+
+        Parcels are numbered as in the validated layer and polygons made multi
+        where the layer holds both kinds. The file is memory-mapped: only the
+        keys to sort by and one batch at a time are held in memory.
+        """
+        if self._fids is None or self._numbers is None or self._writer is not None:
+            raise RuntimeError("PiecesSpill.reader() before close()")
+        fids, numbers, zones = self._fids, self._numbers, self._zones
+        zone_column, multi = self._zone_column, self.geometry_type == "MultiPolygon"
+        multi = multi and _POLYGON in self.kinds
+        path, batches = self.path, self._batches
+
+        def ordered() -> Iterator[pa.RecordBatch]:
+            if not batches:
+                return
+            with pa.memory_map(str(path)) as source:
+                table = pa.ipc.open_file(source).read_all()  # mapped, not copied
+                parcel = numbers[np.searchsorted(fids, table["parcel"].to_numpy())]
+                zone = zones.get_indexer(table[zone_column].to_numpy(zero_copy_only=False))
+                order = np.lexsort((zone, parcel))
+                for start in range(0, len(order), batch_rows):
+                    rows = order[start : start + batch_rows]
+                    yield _finished(
+                        table.take(rows).combine_chunks().to_batches()[0],
+                        parcel[rows],
+                        multi=multi,
+                    )
+
+        return pa.RecordBatchReader.from_batches(PIECES_SCHEMA, ordered())
+
+
+def _finished(batch: pa.RecordBatch, parcel: np.ndarray, *, multi: bool) -> pa.RecordBatch:
+    """Give a spilled batch its parcels' numbers, and its polygons multi when the layer is."""
+    columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+    columns["parcel"] = pa.array(parcel, type=pa.int64())
+    if multi:
+        geometries = shapely.from_wkb(columns["geometry"].to_numpy(zero_copy_only=False))
+        single = shapely.get_type_id(geometries) == _POLYGON
+        if single.any():
+            parts = np.asarray(geometries[single], dtype=object).reshape(-1, 1)
+            geometries[single] = shapely.multipolygons(parts)
+            columns["geometry"] = pa.array(shapely.to_wkb(geometries), type=pa.binary())
+    return pa.record_batch(list(columns.values()), schema=PIECES_SCHEMA)
+
+
+PIECES_SCHEMA = pa.schema(
+    [
+        ("code", pa.string()),
+        ("lu_group", pa.string()),
+        ("hamlet_id", pa.string()),
+        ("unit_id", pa.string()),
+        ("parcel", pa.int64()),
+        ("area_m2", pa.float64()),
+        ("geometry", pa.binary()),
+    ]
+)
+"""The columns of :func:`pieces_layer` as Arrow, the same for every commune."""
+
+
+def pieces_table(layer: gpd.GeoDataFrame) -> tuple[ArrowLayer, set[int]]:
+    """Return a commune's :func:`pieces_layer` as Arrow, and its geometry type ids.
+
+    Polygons are left as they are: :class:`PiecesSpill` makes them multi when
+    the whole layer holds both kinds.
+    """
+    kinds = set(np.unique(shapely.get_type_id(layer.geometry.to_numpy())).tolist())
+    found = arrow_layer(layer, multi=False)
+    return ArrowLayer(found.table.cast(PIECES_SCHEMA), found.geometry_type, found.crs), kinds
