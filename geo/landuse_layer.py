@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from geo import parallel
@@ -161,7 +162,7 @@ class PiecesSpill:
         self.codes: set[str] = set()
         self._fids: np.ndarray | None = None
         self._numbers: np.ndarray | None = None
-        self._zones = pd.Index([])
+        self._zones = pa.array([], type=pa.string())
         self._zone_column = "hamlet_id"
 
     def add(self, layer: ArrowLayer, kinds: set[int]) -> None:
@@ -198,7 +199,7 @@ class PiecesSpill:
         order = np.argsort(fids, kind="stable")
         self._fids = np.asarray(fids, dtype="int64")[order]
         self._numbers = np.asarray(numbers, dtype="int64")[order]
-        self._zones = pd.Index(np.asarray(zone_ids, dtype=object))
+        self._zones = pa.array(np.asarray(zone_ids, dtype=object), type=pa.string())
         self._zone_column = "hamlet_id" if by_hamlet else "unit_id"
 
     @property
@@ -228,7 +229,8 @@ class PiecesSpill:
             with pa.memory_map(str(path)) as source:
                 table = pa.ipc.open_file(source).read_all()  # mapped, not copied
                 parcel = numbers[np.searchsorted(fids, table["parcel"].to_numpy())]
-                zone = zones.get_indexer(table[zone_column].to_numpy(zero_copy_only=False))
+                found = pc.index_in(table[zone_column], value_set=zones)  # no Python strings
+                zone = found.fill_null(-1).to_numpy()
                 order = np.lexsort((zone, parcel))
                 for start in range(0, len(order), batch_rows):
                     rows = order[start : start + batch_rows]
