@@ -52,7 +52,7 @@ from geo import coverage, dasymetric, indicators
 from geo.engines import Plan
 from geo.errors import GeoInputError
 from geo.join import assign_hamlets, join_table
-from geo.landuse_layer import PiecesSpill, pieces_layer, pieces_table
+from geo.landuse_layer import LanduseSummary, PiecesSpill, pieces_layer, pieces_table
 from geo.layer_writer import ArrowLayer
 from geo.pipeline import (
     RunResult,
@@ -186,6 +186,8 @@ class ChunkResult:
         (:func:`geo.landuse_layer.pieces_table`: its zones' pieces of every
         parcel read, ``parcel`` holding feature ids); None once spilled to
         disk by :func:`landuse_per_unit`.
+    summary : LanduseSummary
+        Count and area per code of the parcels this chunk owns, for the map.
     """
 
     index: int
@@ -204,6 +206,7 @@ class ChunkResult:
     worker: str
     seconds: float
     landuse_layer: tuple[ArrowLayer, set[int]] | None = None
+    summary: LanduseSummary = field(default_factory=LanduseSummary)
 
 
 @dataclass
@@ -258,6 +261,8 @@ class LandUse:
     stats : Stats
     pieces : geo.landuse_layer.PiecesSpill or None
         The ``landuse_by_hamlet`` layer's pieces, on disk.
+    summary : geo.landuse_layer.LanduseSummary or None
+        Count and area per code of every parcel, for the map.
     """
 
     units: pd.DataFrame
@@ -268,6 +273,7 @@ class LandUse:
     unknown_findings: list[Finding]
     stats: Stats
     pieces: PiecesSpill | None = None
+    summary: LanduseSummary | None = None
 
 
 ResultSink = Callable[[ChunkResult], None]
@@ -381,6 +387,9 @@ def process_chunk(task: Task, chunk: Chunk) -> ChunkResult:
         worker=f"{socket.gethostname()}:{os.getpid()}",
         seconds=time.perf_counter() - start,
         landuse_layer=landuse_layer,
+        summary=LanduseSummary.of(
+            layer["code"].loc[layer_owned], layer.geometry.to_numpy()[layer_owned]
+        ),
     )
 
 
@@ -649,11 +658,16 @@ def landuse_per_unit(
     rest_findings: list[tuple[int, Finding]] = []
     rest_notes: list[Finding] = []
     rest_unknown = []
+    summary = LanduseSummary()
+    for result in sorted(results, key=lambda r: r.index):
+        summary += result.summary
     numbers = _Numbers(fids, ~maybe_empty)
     for first in range(0, len(rest), REST_BATCH):
         batch = rest[first : first + REST_BATCH]
         try:
-            found, notes, unknown, empty = _rest_batch(task, batch, province_check=not read_any)
+            found, notes, unknown, empty, rest_summary = _rest_batch(
+                task, batch, province_check=not read_any
+            )
         except GeoInputError as error:
             raise type(error)(
                 _FID.sub(lambda m: numbers.label(int(m.group(1))), str(error))
@@ -662,6 +676,7 @@ def landuse_per_unit(
         rest_findings += found
         rest_notes += notes
         rest_unknown.append(unknown)
+        summary += rest_summary
     numbers = _Numbers(fids, present)
     # a parcel's number in the layer as validated (empty and collapsed features dropped)
     collapsed = [
@@ -690,6 +705,7 @@ def landuse_per_unit(
         rest_unknown=rest_unknown,
     )
     merged.pieces = spill
+    merged.summary = summary
     peaks: dict[str, float] = {}
     for r in results:
         peaks[r.worker] = max(peaks.get(r.worker, 0.0), r.peak_rss_mb)
@@ -757,8 +773,11 @@ class _Numbers:
 
 def _rest_batch(
     task: Task, fids: np.ndarray, *, province_check: bool
-) -> tuple[list[tuple[int, Finding]], list[Finding], pd.DataFrame, np.ndarray]:
-    """Validate parcels no chunk owns, by id: their findings, unknown codes, and the empty ones."""
+) -> tuple[list[tuple[int, Finding]], list[Finding], pd.DataFrame, np.ndarray, LanduseSummary]:
+    """Validate parcels no chunk owns, by id.
+
+    Returns their findings, unknown codes, the empty ones and their summary for the map.
+    """
     raw = read_window(task.spec, engine=task.engine, fids=fids)
     notes = read_notes(raw)
     read = raw.index.to_numpy(dtype="int64")
@@ -795,7 +814,8 @@ def _rest_batch(
             "km2": shapely.area(layer.geometry.to_numpy()[unknown]) / indicators.M2_PER_KM2,
         }
     )
-    return findings, layer_notes, table, read[empty]
+    summary = LanduseSummary.of(layer["code"], layer.geometry.to_numpy())
+    return findings, layer_notes, table, read[empty], summary
 
 
 # --------------------------------------------------------------------------- merging
@@ -940,7 +960,8 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
     The same steps as :func:`geo.pipeline.run`, in the same order, with
     :func:`landuse_per_unit` in place of the whole land-use layer; the result
     holds no parcel layer (``landuse`` is None) but the pieces of the GeoPackage's
-    ``landuse_by_hamlet`` layer, on disk (``landuse_pieces``).
+    ``landuse_by_hamlet`` layer, on disk (``landuse_pieces``), and the parcels'
+    count and area per code for the map (``landuse_summary``).
 
     Parameters
     ----------
@@ -1006,6 +1027,7 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
         layers=layers,
         landuse=None,
         landuse_pieces=land.pieces,
+        landuse_summary=land.summary,
     )
 
 

@@ -25,11 +25,11 @@ always) is read and processed one commune at a time in this process
 instead of the whole layer; the results are the same as reading it whole.
 Any land-use format can be read so: GDAL layers through their spatial index,
 GeoParquet by row group (its parcel count from the file's metadata).
-With per-commune reads the run keeps no parcel table: the map then carries
-no land-use layer (every land-use figure is still in the tables, the map's
-popups and the criteria); ``results.gpkg``'s ``landuse_by_hamlet`` is the
-same as a whole-layer run's, written from the pieces each commune put on disk
-(:class:`geo.landuse_layer.PiecesSpill`).
+With per-commune reads the run keeps no parcel table: the map shows the
+land use as each hamlet's shares (as a whole-layer run's map does beyond its
+drawing limits, a province's: the same page), and ``results.gpkg``'s
+``landuse_by_hamlet`` is the same as a whole-layer run's, written from the
+pieces each commune put on disk (:class:`geo.landuse_layer.PiecesSpill`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """The land-use parcels cut at zone boundaries: ``results.gpkg``'s ``landuse_by_hamlet``.
 
+Also what the map needs of parcels a per-commune run does not keep (:class:`LanduseSummary`).
+
 :func:`pieces_layer` builds the layer from a split (:func:`geo.indicators.split_pieces`):
 the whole-layer run builds it once for all parcels (:func:`geo.outputs.landuse_by_zone`),
 the per-commune run once per commune, for the pieces in that commune's zones. A
@@ -14,6 +16,7 @@ import os
 import tempfile
 import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -280,3 +283,33 @@ def pieces_table(layer: gpd.GeoDataFrame) -> tuple[ArrowLayer, set[int]]:
     kinds = set(np.unique(shapely.get_type_id(layer.geometry.to_numpy())).tolist())
     found = arrow_layer(layer, multi=False)
     return ArrowLayer(found.table.cast(PIECES_SCHEMA), found.geometry_type, found.crs), kinds
+
+
+@dataclass(frozen=True)
+class LanduseSummary:
+    """What the map needs of a land-use layer it does not hold: parcels and area per code.
+
+    Attributes
+    ----------
+    parcels : int
+        Validated parcels (with a geometry).
+    area_m2 : dict of str to float
+        Their area per code, as the layer spells it (``""`` for a missing code).
+    """
+
+    parcels: int = 0
+    area_m2: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, codes: pd.Series, geometries: np.ndarray) -> LanduseSummary:
+        """Summarise parcels: their ``code`` column and geometries, aligned."""
+        keys = codes.astype(object).where(codes.notna(), "").astype(str).to_numpy()
+        sums = pd.Series(shapely.area(geometries), index=keys).groupby(level=0, sort=True).sum()
+        return cls(len(keys), {str(k): float(v) for k, v in sums.items()})
+
+    def __add__(self, other: LanduseSummary) -> LanduseSummary:
+        """Return the summary of both sets of parcels."""
+        area = dict(self.area_m2)
+        for code, m2 in other.area_m2.items():
+            area[code] = area.get(code, 0.0) + m2
+        return LanduseSummary(self.parcels + other.parcels, area)

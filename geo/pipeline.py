@@ -24,7 +24,7 @@ from geo.read import read_layer, read_table
 from geo.validate import Finding, validate_layer
 
 if TYPE_CHECKING:
-    from geo.landuse_layer import PiecesSpill
+    from geo.landuse_layer import LanduseSummary, PiecesSpill
 
 POPULATION_TOLERANCE = 0.005
 """Relative difference between a unit's population and its hamlets' sum that is reported."""
@@ -84,6 +84,9 @@ class RunResult:
     landuse_pieces : geo.landuse_layer.PiecesSpill or None
         Per-commune runs: that layer's pieces, written to a scratch file
         commune by commune (deleted with this object).
+    landuse_summary : geo.landuse_layer.LanduseSummary or None
+        Per-commune runs: the parcels' count and area per code, for the map
+        (which then shows the land use as each zone's shares).
     """
 
     project: Project
@@ -102,6 +105,7 @@ class RunResult:
     sets: list[crit.CriteriaSet] = field(default_factory=list)
     landuse_split: LanduseSplit | None = None
     landuse_pieces: PiecesSpill | None = None
+    landuse_summary: LanduseSummary | None = None
 
 
 def run(
@@ -206,6 +210,7 @@ def evaluate_criteria(
     landuse: gpd.GeoDataFrame | None,
     landuse_split: LanduseSplit | None = None,
     landuse_pieces: PiecesSpill | None = None,
+    landuse_summary: LanduseSummary | None = None,
 ) -> RunResult:
     """Evaluate the criteria in force on units and hamlets with their indicators.
 
@@ -232,6 +237,8 @@ def evaluate_criteria(
         result for the outputs.
     landuse_pieces : geo.landuse_layer.PiecesSpill, optional
         A per-commune run's pieces of that split, on disk, for the outputs.
+    landuse_summary : geo.landuse_layer.LanduseSummary, optional
+        A per-commune run's parcel count and area per code, for the map.
 
     Returns
     -------
@@ -284,6 +291,7 @@ def evaluate_criteria(
         sets=sets,
         landuse_split=landuse_split,
         landuse_pieces=landuse_pieces,
+        landuse_summary=landuse_summary,
     )
 
 

@@ -75,6 +75,7 @@ from geo.labels import (
     column_label,
     format_number_vi,
 )
+from geo.landuse_layer import LanduseSummary
 from geo.resources import landuse_codes
 
 if TYPE_CHECKING:
@@ -1010,8 +1011,21 @@ class _Landuse:
     classes: list[dict[str, Any]]
     index: dict[str, int]
     zones: gpd.GeoDataFrame | None
+    summarised_parcels: int | None = None  # a per-commune run's: no parcels, their count
     _pieces: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     _areas: pd.DataFrame | None = None
+
+    @property
+    def summarised(self) -> bool:
+        """Whether only the zones' class areas are known (no parcel to draw)."""
+        return self.summarised_parcels is not None
+
+    @property
+    def parcel_count(self) -> int:
+        """The parcels with a geometry, drawn or not."""
+        if self.summarised_parcels is None:
+            return int(self.geometries.size)
+        return self.summarised_parcels
 
     def pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the parcels cut exactly at the zone boundaries (:func:`_pieces_by_zone`)."""
@@ -1101,7 +1115,6 @@ class _Landuse:
 
 def _prepare_landuse(landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) -> _Landuse:
     """Return the parcels with a geometry, their codes and the classes present (with totals)."""
-    table = landuse_codes()
     geoms = landuse.geometry.to_numpy()
     valid = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     factor, uniques = pd.factorize(landuse["code"], use_na_sentinel=True)
@@ -1112,11 +1125,44 @@ def _prepare_landuse(landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) 
     totals: dict[str, float] = {}
     for name, m2 in zip([names[-1], *names[:-1]], area.tolist(), strict=True):
         totals[name] = totals.get(name, 0.0) + m2
-    present = sorted(
-        set(names[np.unique(factor)].tolist()), key=lambda c: (c not in LANDUSE_COLORS, c)
+    present = set(names[np.unique(factor)].tolist())
+    classes, index = _classes(present, totals)
+    return _Landuse(
+        crs=landuse.crs,
+        geometries=geoms[valid],
+        codes=codes[valid],
+        classes=classes,
+        index=index,
+        zones=zones,
     )
+
+
+def _summary_landuse(summary: LanduseSummary, zones: gpd.GeoDataFrame) -> _Landuse:
+    """Return a per-commune run's land use: its classes and totals, and no parcel to draw."""
+    totals: dict[str, float] = {}
+    for code, m2 in summary.area_m2.items():
+        name = _text(code) or "?"
+        totals[name] = totals.get(name, 0.0) + m2
+    classes, index = _classes(set(totals), totals)
+    return _Landuse(
+        crs=zones.crs,
+        geometries=np.empty(0, dtype=object),
+        codes=np.empty(0, dtype=object),
+        classes=classes,
+        index=index,
+        zones=zones,
+        summarised_parcels=summary.parcels,
+    )
+
+
+def _classes(
+    present: set[str], totals: Mapping[str, float]
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Return the legend's classes (conventional codes first) and each code's place in it."""
+    table = landuse_codes()
+    ordered = sorted(present, key=lambda c: (c not in LANDUSE_COLORS, c))
     classes = []
-    for code in present:
+    for code in ordered:
         entry = table.get(code)
         hectares = totals.get(code, 0.0) / 1e4
         classes.append(
@@ -1128,14 +1174,7 @@ def _prepare_landuse(landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) 
                 "ha": format_number_vi(hectares, 1),
             }
         )
-    return _Landuse(
-        crs=landuse.crs,
-        geometries=geoms[valid],
-        codes=codes[valid],
-        classes=classes,
-        index={code: i for i, code in enumerate(present)},
-        zones=zones,
-    )
+    return classes, {code: i for i, code in enumerate(ordered)}
 
 
 def _merge_groups(pieces: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
@@ -1180,7 +1219,7 @@ def _landuse_spec(prepared: _Landuse, mode: str, *, tolerance: float) -> dict[st
         "classes": prepared.classes,
         "mode": mode,
         "aggregated": mode != "parcels",
-        "parcels": int(prepared.geometries.size),
+        "parcels": prepared.parcel_count,
         "geojson": None,
     }
     if mode == "shares":
@@ -1591,9 +1630,10 @@ def _plan(
         others = total - parcels
         shown = format_number_vi(parcels)
         vi, en = ("thôn", "hamlet") if zone_level == "hamlet" else ("xã", "commune")
-        if parcels <= parcel_limit and total <= max_features:
+        drawable = not landuse.summarised  # a per-commune run keeps no parcels: shares
+        if drawable and parcels <= parcel_limit and total <= max_features:
             mode = "parcels"
-        elif (shapes := landuse.merged_shapes(max_features - others)) is not None:
+        elif drawable and (shapes := landuse.merged_shapes(max_features - others)) is not None:
             mode, total = "merged", others + shapes
             notes.append(
                 f"{shown} thửa đất được gộp theo {vi} và loại đất để bản đồ mở nhanh; diện "
@@ -1652,7 +1692,7 @@ def _map_data(
     hamlets: gpd.GeoDataFrame | None,
     criteria: pd.DataFrame,
     *,
-    landuse: gpd.GeoDataFrame | None,
+    landuse: gpd.GeoDataFrame | LanduseSummary | None,
     infrastructure: gpd.GeoDataFrame | None,
     roads: gpd.GeoDataFrame | None,
     coverage: gpd.GeoDataFrame | None,
@@ -1665,20 +1705,33 @@ def _map_data(
     """Return everything the page script needs, as JSON-ready data."""
     _check_layer(units, ["id", "name"], "units")
     _check_layer(hamlets, ["id", "name"], "hamlets")
-    _check_layer(landuse, ["code"], "landuse")
+    if not isinstance(landuse, LanduseSummary):
+        _check_layer(landuse, ["code"], "landuse")
     _check_layer(infrastructure, ["kind"], "infrastructure")
     _check_layer(roads, [], "roads")
     bounds = _bounds(units)
     tolerance = _display_tolerance(units)
     counts = {
-        "landuse": 0 if landuse is None else len(landuse),
+        "landuse": (
+            0
+            if landuse is None
+            else landuse.parcels
+            if isinstance(landuse, LanduseSummary)
+            else len(landuse)
+        ),
         "roads": 0 if roads is None else len(roads),
         "infrastructure": 0 if infrastructure is None else len(infrastructure),
         "zones": len(units) + (0 if hamlets is None else len(hamlets)),
     }
     zones = hamlets if hamlets is not None else units
     zone_level = "hamlet" if hamlets is not None else "unit"
-    prepared = None if landuse is None else _prepare_landuse(landuse, zones)
+    prepared = (
+        None
+        if landuse is None
+        else _summary_landuse(landuse, zones)
+        if isinstance(landuse, LanduseSummary)
+        else _prepare_landuse(landuse, zones)
+    )
     aggregate, budget_notes, landuse_mode = _plan(
         counts, max_features, PARCEL_DETAIL_LIMIT, prepared, zone_level=zone_level
     )
@@ -1906,7 +1959,7 @@ def render_map(
     hamlets: gpd.GeoDataFrame | None,
     criteria: pd.DataFrame,
     *,
-    landuse: gpd.GeoDataFrame | None = None,
+    landuse: gpd.GeoDataFrame | LanduseSummary | None = None,
     infrastructure: gpd.GeoDataFrame | None = None,
     roads: gpd.GeoDataFrame | None = None,
     coverage: gpd.GeoDataFrame | None = None,
@@ -1948,7 +2001,10 @@ def render_map(
         merged shapes or :data:`LANDUSE_VERTEX_LIMIT` vertices, summarised
         per hamlet: the land-use theme colours hamlets by their largest class
         and their popups chart every class's area and share (the module
-        docstring states the rule).
+        docstring states the rule). A
+        :class:`geo.landuse_layer.LanduseSummary` (a per-commune run's, which
+        keeps no parcels) is drawn that last way, from the zones'
+        ``landuse_<CODE>_km2`` columns.
     infrastructure : geopandas.GeoDataFrame, optional
         Points with ``kind`` (a key of ``geo.labels.INFRASTRUCTURE_LABELS``,
         others are drawn as ``"other"``) and ``name``; an icon per kind,
@@ -2071,7 +2127,7 @@ def render_result_map(
         result.units,
         result.hamlets,
         result.criteria,
-        landuse=result.landuse,
+        landuse=result.landuse if result.landuse is not None else result.landuse_summary,
         infrastructure=result.infrastructure,
         roads=result.roads,
         coverage=getattr(result, "coverage", None),

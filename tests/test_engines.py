@@ -18,7 +18,7 @@ from conftest import VN2000_TN, assert_same_geopackage, load_generator, square
 from shapely.geometry import Polygon
 
 import geo
-from geo import engines
+from geo import engines, webmap
 from geo.errors import GeoInputError, LayerReadError, NoCrsError
 from geo.outputs import write_csv, write_outputs
 from geo.read import layer_bounds, read_layer, read_window
@@ -436,3 +436,24 @@ def test_per_unit_without_hamlets_writes_the_same_geopackage(tiny_project, tmp_p
     assert pieces.groupby("unit_id")["area_m2"].sum().to_dict() == pytest.approx(
         (whole.units.set_index("id")["landuse_covered_km2"] * 1e6).to_dict()
     )
+
+
+def test_per_unit_map_draws_the_land_use_as_shares_like_the_whole_layer_run(
+    tiny_project, monkeypatch
+):
+    _hard_landuse(tiny_project)  # empty, repaired, unknown-code and outside parcels
+    project = geo.load_project(tiny_project)
+    whole, per_unit = geo.run(project), geo.run(project, parcels_in_memory=0)
+    summary = per_unit.landuse_summary
+    assert summary is not None
+    assert summary.parcels == len(whole.landuse)
+    assert sum(summary.area_m2.values()) == pytest.approx(
+        shapely.area(whole.landuse.geometry.to_numpy()).sum(), rel=1e-12
+    )
+    assert '"mode":"parcels"' in webmap.render_result_map(whole, progress=None)
+    drawn = webmap.render_result_map(per_unit, progress=None)
+    assert '"mode":"shares"' in drawn  # no parcels kept: each hamlet's shares
+    # with the whole layer summarised too, the two maps are the same document
+    monkeypatch.setattr(webmap, "PARCEL_DETAIL_LIMIT", 0)
+    monkeypatch.setattr(webmap, "LANDUSE_SHAPE_LIMIT", 0)
+    assert webmap.render_result_map(whole, progress=None) == drawn
