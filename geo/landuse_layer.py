@@ -28,7 +28,7 @@ import shapely
 
 from geo import parallel
 from geo.indicators import Pieces
-from geo.layer_writer import ArrowLayer, arrow_layer
+from geo.layer_writer import ArrowLayer, arrow_layer, multi_polygons
 from geo.resources import landuse_codes
 
 _POLYGON, _MULTIPOLYGON = 3, 6
@@ -252,11 +252,7 @@ def _finished(batch: pa.RecordBatch, parcel: np.ndarray, *, multi: bool) -> pa.R
     columns["parcel"] = pa.array(parcel, type=pa.int64())
     if multi:
         geometries = shapely.from_wkb(columns["geometry"].to_numpy(zero_copy_only=False))
-        single = shapely.get_type_id(geometries) == _POLYGON
-        if single.any():
-            parts = np.asarray(geometries[single], dtype=object).reshape(-1, 1)
-            geometries[single] = shapely.multipolygons(parts)
-            columns["geometry"] = pa.array(shapely.to_wkb(geometries), type=pa.binary())
+        columns["geometry"] = pa.array(shapely.to_wkb(multi_polygons(geometries)), pa.binary())
     return pa.record_batch(list(columns.values()), schema=PIECES_SCHEMA)
 
 

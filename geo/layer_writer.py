@@ -39,8 +39,9 @@ class ArrowLayer:
 
     Attributes
     ----------
-    table : pyarrow.Table
-        The attribute columns, then ``geometry`` as WKB.
+    table : pyarrow.Table or pyarrow.RecordBatchReader
+        The attribute columns, then ``geometry`` as WKB (a reader: written
+        batch by batch; :class:`LayerWrite` needs a table).
     geometry_type : str
         ``Polygon``, ``MultiPolygon`` (polygons made multi when both kinds are
         present: a GeoPackage column holds one type) or ``Unknown`` (no rows).
@@ -48,7 +49,7 @@ class ArrowLayer:
         ``EPSG:<code>`` or WKT.
     """
 
-    table: pa.Table
+    table: pa.Table | pa.RecordBatchReader
     geometry_type: str
     crs: str
 
@@ -84,14 +85,12 @@ def arrow_layer(layer: object, *, multi: bool = True) -> ArrowLayer:
     kinds = shapely.get_type_id(geometries)
     if not np.isin(kinds, [_POLYGON, _MULTIPOLYGON]).all():
         raise ValueError("arrow_layer writes polygon layers only")
-    single = kinds == _POLYGON
-    if single.all():
+    if (kinds == _POLYGON).all():
         geometry_type = "Polygon" if len(kinds) else "Unknown"
     else:
         geometry_type = "MultiPolygon"
-        if single.any() and multi:
-            parts = np.asarray(geometries[single], dtype=object).reshape(-1, 1)
-            geometries[single] = shapely.multipolygons(parts)  # one part each
+        if multi:
+            geometries = multi_polygons(geometries)
     columns = {
         str(name): _arrow_column(layer[name])
         for name in layer.columns
@@ -101,6 +100,18 @@ def arrow_layer(layer: object, *, multi: bool = True) -> ArrowLayer:
     epsg = layer.crs.to_epsg()
     crs = f"EPSG:{epsg}" if epsg else layer.crs.to_wkt("WKT1_GDAL")
     return ArrowLayer(pa.table(columns), geometry_type, crs)
+
+
+def multi_polygons(geometries: np.ndarray) -> np.ndarray:
+    """Return the geometries with each polygon made a multipolygon of one part."""
+    import shapely
+
+    single = shapely.get_type_id(geometries) == _POLYGON
+    if not single.any():
+        return geometries
+    out = np.asarray(geometries, dtype=object).copy()
+    out[single] = shapely.multipolygons(out[single].reshape(-1, 1))
+    return out
 
 
 def _arrow_column(column: pd.Series) -> pa.Array:
