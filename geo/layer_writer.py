@@ -133,6 +133,11 @@ def write_layer(layer: ArrowLayer, path: Path, name: str) -> None:
     )
 
 
+def can_spawn() -> bool:
+    """Whether a child Python can run this file (not in a frozen, single-file application)."""
+    return bool(sys.executable) and not getattr(sys, "frozen", False)
+
+
 class LayerWrite:
     """A layer being written into a GeoPackage by a child process.
 

@@ -356,6 +356,7 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
             name == LANDUSE_LAYER
             and isinstance(layer, gpd.GeoDataFrame)
             and len(layer) >= BACKGROUND_MIN_PIECES
+            and layer_writer.can_spawn()
         ):
             pending.child = layer_writer.LayerWrite(layer_writer.arrow_layer(layer), path, name)
             pending.later = {n: layers[n] for n in names[at + 1 :]}

@@ -144,3 +144,14 @@ def test_arrow_layer_keeps_a_text_column_without_values_as_text(tmp_path):
     back = pyogrio.read_dataframe(path)
     assert back["hamlet_id"].isna().all()
     assert back["parcel"].tolist() == [1, 2]
+
+
+def test_a_frozen_application_writes_the_layer_itself(sample, tmp_path, monkeypatch):
+    monkeypatch.setattr(outputs, "BACKGROUND_MIN_PIECES", 0)
+    monkeypatch.setattr("sys.frozen", True, raising=False)  # as PyInstaller sets it
+    assert not layer_writer.can_spawn()
+    started = outputs.start_geopackage(sample, tmp_path / "results.gpkg")
+    assert started.child is None
+    assert not started.later  # every layer already written
+    started.wait()
+    assert len(geopackage_layers(tmp_path / "results.gpkg")["landuse_by_hamlet"]) == 1397
