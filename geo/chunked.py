@@ -13,7 +13,10 @@ the parcels is a sum per zone, so the parcels need not be in memory together:
    unit and hamlets (:func:`geo.indicators.split_polygons`), finds its unit's
    land not covered by parcels, places its hamlets' people on their residential
    parcels (:func:`geo.dasymetric.allocate_population`, keeping one point per
-   residential piece), and returns these small tables;
+   residential piece), and returns these small tables, with its zones' parcel
+   pieces for ``results.gpkg`` (put on disk here as each chunk comes back:
+   :class:`geo.landuse_layer.PiecesSpill`) and a count and area per code of
+   the parcels it owns (for the map);
 3. the sums are put together here. Each zone belongs to one chunk, so a parcel
    crossing a unit boundary is read by both units' chunks but each of its
    pieces is counted once, in its own zone. What is said once per parcel (a
