@@ -642,7 +642,7 @@ def landuse_per_unit(
     chunks = build_chunks(units, hamlets)
     chunks = with_masks(chunks, project.crs, info.get("crs"))
     task = Task(spec, project.crs, project.province, engine)
-    spill = PiecesSpill()
+    spill = PiecesSpill(project.crs)
 
     def keep_on_disk(result: ChunkResult) -> None:
         if result.landuse_layer is not None:

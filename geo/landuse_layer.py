@@ -28,7 +28,7 @@ import shapely
 
 from geo import parallel
 from geo.indicators import Pieces
-from geo.layer_writer import ArrowLayer, arrow_layer, multi_polygons
+from geo.layer_writer import ArrowLayer, arrow_layer, crs_text, multi_polygons
 from geo.resources import landuse_codes
 
 _POLYGON, _MULTIPOLYGON = 3, 6
@@ -143,15 +143,16 @@ def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
 class PiecesSpill:
     """The pieces of a per-commune run, written commune by commune to a scratch file.
 
-    Each :meth:`add` appends one commune's layer (:func:`pieces_table`, with
-    feature ids in ``parcel``) to an Arrow IPC file in the system's temporary
-    folder; the file is deleted with this object. Once closed (:meth:`close`:
-    the parcels' numbers, the zones' order), :meth:`reader` gives the layer
-    :func:`pieces_layer` gives for the whole layer, in the same order, batch by
-    batch, whatever the order the communes came in.
+    ``crs`` is the pieces' (the project's). Each :meth:`add` appends one
+    commune's layer (:func:`pieces_table`, with feature ids in ``parcel``) to
+    an Arrow IPC file in the system's temporary folder; the file is deleted
+    with this object. Once closed (:meth:`close`: the parcels' numbers, the
+    zones' order), :meth:`reader` gives the layer :func:`pieces_layer` gives
+    for the whole layer, in the same order, batch by batch, whatever the order
+    the communes came in.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, crs: object) -> None:
         handle, name = tempfile.mkstemp(prefix="geo-pieces-", suffix=".arrow")
         os.close(handle)
         self.path = Path(name)
@@ -159,7 +160,7 @@ class PiecesSpill:
         self._sink: pa.OSFile | None = None
         self._writer: pa.ipc.RecordBatchFileWriter | None = None
         self._batches = 0
-        self.crs: str | None = None
+        self.crs = crs_text(crs)
         self.rows = 0
         self.kinds: set[int] = set()  # geometry type ids present
         self.codes: set[str] = set()
@@ -173,7 +174,6 @@ class PiecesSpill:
         if self._writer is None:
             self._sink = pa.OSFile(str(self.path), "wb")
             self._writer = pa.ipc.new_file(self._sink, PIECES_SCHEMA)
-            self.crs = layer.crs
         self._writer.write_table(layer.table)
         self._batches += 1
         self.rows += layer.table.num_rows

@@ -97,9 +97,17 @@ def arrow_layer(layer: object, *, multi: bool = True) -> ArrowLayer:
         if name != layer.geometry.name
     }
     columns["geometry"] = pa.array(shapely.to_wkb(geometries), type=pa.binary())
-    epsg = layer.crs.to_epsg()
-    crs = f"EPSG:{epsg}" if epsg else layer.crs.to_wkt("WKT1_GDAL")
+    crs = crs_text(layer.crs)
     return ArrowLayer(pa.table(columns), geometry_type, crs)
+
+
+def crs_text(crs: object) -> str:
+    """Return a CRS as :func:`pyogrio.write_dataframe` passes it to GDAL: EPSG code, else WKT."""
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(crs)
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt("WKT1_GDAL")
 
 
 def multi_polygons(geometries: np.ndarray) -> np.ndarray:

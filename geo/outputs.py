@@ -329,7 +329,11 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
             layers[f"{level}s"] = _with_statuses(zones, result.criteria, level)
     if result.landuse is not None and not result.landuse.empty:
         layers[LANDUSE_LAYER] = landuse_by_zone(result)
-    elif result.landuse_pieces is not None and result.landuse_pieces.rows:
+    elif (
+        result.landuse_pieces is not None
+        and result.landuse_summary is not None
+        and result.landuse_summary.parcels
+    ):
         layers[LANDUSE_LAYER] = result.landuse_pieces  # a per-commune run's, on disk
     if result.infrastructure is not None and not result.infrastructure.empty:
         layers["infrastructure"] = infrastructure_layer(result)
@@ -385,7 +389,6 @@ def _layer_info(name: str, layer: gpd.GeoDataFrame | PiecesSpill) -> LayerInfo:
 def _write_layer(layer: gpd.GeoDataFrame | PiecesSpill, path: Path, name: str) -> None:
     """Write one layer through Arrow (a third faster than feature by feature at L)."""
     if isinstance(layer, PiecesSpill):  # batch by batch from the scratch file
-        assert layer.crs is not None
         spilled = layer_writer.ArrowLayer(layer.reader(), layer.geometry_type, layer.crs)
         layer_writer.write_layer(spilled, path, name)
     elif name == LANDUSE_LAYER:  # as the child process writes it, whatever its size

@@ -457,3 +457,18 @@ def test_per_unit_map_draws_the_land_use_as_shares_like_the_whole_layer_run(
     monkeypatch.setattr(webmap, "PARCEL_DETAIL_LIMIT", 0)
     monkeypatch.setattr(webmap, "LANDUSE_SHAPE_LIMIT", 0)
     assert webmap.render_result_map(whole, progress=None) == drawn
+
+
+def test_per_unit_with_no_parcel_in_any_unit_writes_the_same_empty_layer(tiny_project, tmp_path):
+    landuse = gpd.read_file(tiny_project / "landuse.fgb")
+    outside = landuse.iloc[:1].set_geometry([square(20_000, 20_000, 100, 100)], crs=landuse.crs)
+    outside.to_file(tiny_project / "landuse.fgb", driver="FlatGeobuf")
+    project = geo.load_project(tiny_project)
+    whole, per_unit = geo.run(project), geo.run(project, parcels_in_memory=0)
+    assert per_unit.landuse_pieces is not None
+    assert per_unit.landuse_pieces.rows == 0
+    assert per_unit.landuse_summary is not None
+    assert per_unit.landuse_summary.parcels == 1  # read by id, in no unit
+    layers = assert_same_geopackage(whole, per_unit, tmp_path)
+    assert layers["landuse_by_hamlet"].empty  # the layer is there, with its columns
+    assert "parcel" in layers["landuse_by_hamlet"].columns

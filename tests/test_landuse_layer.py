@@ -29,7 +29,7 @@ def _commune(unit: str, hamlet: str, fids: list[int], geometries: list) -> gpd.G
 def test_spill_numbers_orders_and_makes_polygons_multi_when_both_kinds_came():
     square = shapely.box(0, 0, 10, 10)
     two = shapely.MultiPolygon([shapely.box(20, 0, 30, 10), shapely.box(40, 0, 50, 10)])
-    spill = PiecesSpill()
+    spill = PiecesSpill(9213)
     # the second commune comes first (a dask partition finishing early)
     spill.add(*pieces_table(_commune("U2", "H2", [30, 10], [square, square])))
     spill.add(*pieces_table(_commune("U1", "H1", [10, 20], [two, square])))
@@ -54,13 +54,13 @@ def test_spill_numbers_orders_and_makes_polygons_multi_when_both_kinds_came():
 
 
 def test_spill_of_single_polygons_stays_polygon_and_an_empty_one_is_unknown():
-    spill = PiecesSpill()
+    spill = PiecesSpill(9213)
     spill.add(*pieces_table(_commune("U1", "H1", [1], [shapely.box(0, 0, 1, 1)])))
     spill.close(np.array([1]), np.array([1]), np.array(["H1"]), by_hamlet=True)
     assert spill.geometry_type == "Polygon"
     [batch] = list(spill.reader())
     assert shapely.get_type_id(shapely.from_wkb(batch["geometry"].to_pylist())).tolist() == [3]
-    empty = PiecesSpill()
+    empty = PiecesSpill(9213)
     empty.close(
         np.array([], dtype="int64"), np.array([], dtype="int64"), np.array([]), by_hamlet=False
     )
