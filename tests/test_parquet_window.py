@@ -154,3 +154,35 @@ def test_dask_engine_on_geoparquet(tmp_path):
         TABLES,
         min_bytes=100,
     )
+
+
+def test_without_covering_the_boxes_are_decoded_once_per_file(tmp_path, monkeypatch):
+    from geo import read
+
+    folder = _with_parquet_landuse(_generate(tmp_path), covering=False)  # 600 parcels, 6 groups
+    project = geo.load_project(folder)
+    decoded: list[int] = []
+    geometries = read._Parquet.geometries
+    monkeypatch.setattr(
+        read._Parquet,
+        "geometries",
+        lambda self, table: decoded.append(table.num_rows) or geometries(self, table),
+    )
+    monkeypatch.setattr(read, "_box_cache", read.OrderedDict())
+    per_unit = geo.run(project, parcels_in_memory=0)
+    communes = len(per_unit.units)
+    assert communes > 1
+    # every group's boxes once (the scan: 600), then per commune only the parcels whose boxes
+    # meet its window (1,270 in all here); without the cache each commune also decoded every
+    # group for its boxes (600 more per commune: 2,470)
+    assert sum(decoded) < 600 * (1 + communes)
+    assert len(read._box_cache) == 6
+    # a changed file is not read through the old boxes
+    path = project.layers["landuse"].path
+    frame = gpd.read_parquet(path)
+    frame.iloc[:300].to_parquet(path, write_covering_bbox=False, row_group_size=ROW_GROUP)
+    batches = list(layer_bounds(project.layers["landuse"]))
+    fids = np.concatenate([f for f, _ in batches])
+    boxes = np.concatenate([b for _, b in batches])
+    assert fids.tolist() == list(range(300))
+    assert np.array_equal(boxes, frame.geometry.iloc[:300].bounds.to_numpy())
