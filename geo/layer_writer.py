@@ -177,6 +177,7 @@ class LayerWrite:
         self.process = subprocess.Popen(
             [
                 sys.executable,
+                "-P",  # not geo/ on sys.path: its modules would shadow top-level ones
                 str(Path(__file__)),
                 *(str(self.scratch), str(self.path), name, layer.geometry_type, layer.crs),
             ],
