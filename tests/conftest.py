@@ -169,7 +169,7 @@ def write_tables(result, folder: Path) -> Path:
     """Write a run's criteria.csv, findings.csv, units.csv and hamlets.csv to a new folder."""
     from geo.outputs import write_csv
 
-    folder.mkdir()
+    folder.mkdir(parents=True)
     write_csv(result.criteria, folder / "criteria.csv")
     write_csv(result.findings, folder / "findings.csv")
     for name in ("units", "hamlets"):
@@ -178,10 +178,14 @@ def write_tables(result, folder: Path) -> Path:
     return folder
 
 
-def assert_same_tables(a: Path, b: Path, names: tuple[str, ...], *, min_bytes: int) -> None:
-    """Assert that two folders of :func:`write_tables` hold the same bytes in these tables."""
+def assert_same_tables(a, b, folder: Path, names: tuple[str, ...], *, min_bytes: int) -> None:
+    """Write two runs' tables (:func:`write_tables`) into ``folder``; assert these are the same.
+
+    Each named table must hold more than ``min_bytes`` (real tables, not two empty ones).
+    """
+    first, second = write_tables(a, folder / "a"), write_tables(b, folder / "b")
     for name in names:
-        left, right = (a / name).read_bytes(), (b / name).read_bytes()
+        left, right = (first / name).read_bytes(), (second / name).read_bytes()
         assert len(left) > min_bytes, name  # real tables, not two empty ones
         assert left == right, name
 

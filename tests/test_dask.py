@@ -12,7 +12,7 @@ import logging
 
 import pandas as pd
 import pytest
-from conftest import assert_same_geopackage, assert_same_tables, load_generator, write_tables
+from conftest import assert_same_geopackage, assert_same_tables, load_generator
 
 import geo
 from geo import distributed as geo_distributed
@@ -44,12 +44,7 @@ def test_dask_engine_on_a_local_cluster_gives_the_same_tables(generated, tmp_pat
     assert stats.chunks == 4
     assert len(stats.peak_rss_mb) >= 1  # worker processes
     assert stats.rest == 0  # every parcel lies in a unit's window
-    assert_same_tables(
-        write_tables(default, tmp_path / "default"),
-        write_tables(result, tmp_path / "dask"),
-        DASK_TABLES,
-        min_bytes=1000,
-    )
+    assert_same_tables(default, result, tmp_path / "tables", DASK_TABLES, min_bytes=1000)
     pd.testing.assert_frame_equal(default.findings, result.findings, check_exact=True)
     # the GeoPackage too, its parcel pieces back from the workers in any order
     layers = assert_same_geopackage(default, result, tmp_path / "gpkg")
@@ -64,12 +59,7 @@ def test_dask_engine_on_a_running_scheduler(generated, tmp_path):
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster:
         result = geo.run(project, engine="dask", scheduler=cluster.scheduler_address)
-    assert_same_tables(
-        write_tables(default, tmp_path / "default"),
-        write_tables(result, tmp_path / "dask"),
-        DASK_TABLES,
-        min_bytes=1000,
-    )
+    assert_same_tables(default, result, tmp_path / "tables", DASK_TABLES, min_bytes=1000)
 
 
 def test_unreachable_scheduler_is_a_one_line_error(generated, monkeypatch):

@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from conftest import assert_same_tables, load_generator, write_tables
+from conftest import assert_same_tables, load_generator
 from pyarrow import parquet
 
 import geo
@@ -73,12 +73,7 @@ def test_per_commune_run_on_geoparquet_equals_the_in_memory_run(sample, tmp_path
     assert not engines.plan(project, parcels_in_memory=1120).per_unit
     per_unit = geo.run(project, parcels_in_memory=0)
     assert per_unit.landuse is None  # read per commune indeed
-    assert_same_tables(
-        write_tables(whole, tmp_path / "whole"),
-        write_tables(per_unit, tmp_path / "pq"),
-        TABLES,
-        min_bytes=100,
-    )
+    assert_same_tables(whole, per_unit, tmp_path / "tables", TABLES, min_bytes=100)
 
 
 @pytest.mark.parametrize("covering", [True, False], ids=["bbox-covering", "no-covering"])
@@ -91,12 +86,7 @@ def test_per_commune_run_on_generated_communes_in_geoparquet(tmp_path, covering,
     windows = [r for r in reads if r.get("mask") is not None]
     assert len(windows) == len(whole.units) > 1
     assert all(0 < r["rows"] < 600 for r in windows)  # never the whole layer
-    assert_same_tables(
-        write_tables(whole, tmp_path / "whole"),
-        write_tables(per_unit, tmp_path / "pq"),
-        TABLES,
-        min_bytes=100,
-    )
+    assert_same_tables(whole, per_unit, tmp_path / "tables", TABLES, min_bytes=100)
 
 
 @pytest.mark.parametrize("covering", [True, False], ids=["bbox-covering", "no-covering"])
@@ -148,12 +138,7 @@ def test_dask_engine_on_geoparquet(tmp_path):
     project = geo.load_project(_with_parquet_landuse(folder, covering=True))
     assert engines.plan(project, engine="dask").per_unit
     result = geo.run(project, engine="dask")
-    assert_same_tables(
-        write_tables(whole, tmp_path / "whole"),
-        write_tables(result, tmp_path / "dask"),
-        TABLES,
-        min_bytes=100,
-    )
+    assert_same_tables(whole, result, tmp_path / "tables", TABLES, min_bytes=100)
 
 
 def test_without_covering_the_boxes_are_decoded_once_per_file(tmp_path, monkeypatch):
