@@ -1,19 +1,24 @@
-"""Write a large GeoPackage layer from an Arrow table, here or in a process of its own.
+"""Write a large GeoPackage layer from Arrow batches, here or in a process of its own.
 
 GDAL holds Python's global interpreter lock while it inserts features, so a
 thread writing a million parcel pieces would stop the map, the workbook and the
-report from being rendered meanwhile. :class:`LayerWrite` hands the table to a
-child process instead (through an Arrow IPC file next to the GeoPackage) and
-the caller goes on; :meth:`LayerWrite.wait` joins it. The child runs this file
+report from being rendered meanwhile. :class:`LayerWrite` hands the batches to a
+child process instead, through a pipe (an Arrow IPC stream), and the caller
+goes on; the child inserts each batch as it arrives, while the next ones are
+still being encoded. :meth:`LayerWrite.wait` joins it. The child runs this file
 as a script: it imports only pyarrow and pyogrio, not :mod:`geo`.
 
-Both ways write the same layer from the same table (:func:`arrow_layer`).
+Both ways write the same layer from the same batches (:func:`arrow_layer`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -26,6 +31,9 @@ if TYPE_CHECKING:  # the child process does not import pandas
     import pandas as pd
 
 _POLYGON, _MULTIPOLYGON = 3, 6
+
+BATCH_ROWS = 65_536
+"""Features per Arrow batch of a lazily encoded layer (``arrow_layer(..., lazy=True)``)."""
 
 SCRATCH_PRAGMAS = {"OGR_SQLITE_SYNCHRONOUS": "OFF", "OGR_SQLITE_JOURNAL": "OFF"}
 """SQLite settings of the child: no journal, no sync at each commit. Safe because it writes
@@ -41,7 +49,8 @@ class ArrowLayer:
     ----------
     table : pyarrow.Table or pyarrow.RecordBatchReader
         The attribute columns, then ``geometry`` as WKB (a reader: written
-        batch by batch; :class:`LayerWrite` needs a table).
+        batch by batch, and encoded as it is read when it comes from
+        ``arrow_layer(..., lazy=True)``).
     geometry_type : str
         ``Polygon``, ``MultiPolygon`` (polygons made multi when both kinds are
         present: a GeoPackage column holds one type) or ``Unknown`` (no rows).
@@ -54,7 +63,7 @@ class ArrowLayer:
     crs: str
 
 
-def arrow_layer(layer: object, *, multi: bool = True) -> ArrowLayer:
+def arrow_layer(layer: object, *, multi: bool = True, lazy: bool = False) -> ArrowLayer:
     """Convert a polygon GeoDataFrame as :func:`pyogrio.write_dataframe` would write it.
 
     Parameters
@@ -66,6 +75,10 @@ def arrow_layer(layer: object, *, multi: bool = True) -> ArrowLayer:
         Make polygons multi where both kinds are present; False leaves the
         geometries as they are (a part of a layer, promoted when the whole is
         known: :class:`geo.landuse_layer.PiecesSpill`).
+    lazy : bool, default False
+        Return the table as a reader that encodes :data:`BATCH_ROWS` features
+        each time a batch is read (for :class:`LayerWrite`, whose child then
+        writes the first batches while the last ones are encoded).
 
     Returns
     -------
@@ -81,24 +94,43 @@ def arrow_layer(layer: object, *, multi: bool = True) -> ArrowLayer:
 
     if not isinstance(layer, gpd.GeoDataFrame) or layer.crs is None:
         raise ValueError("arrow_layer needs a GeoDataFrame with a CRS")
-    geometries = layer.geometry.to_numpy().copy()
+    geometries = layer.geometry.to_numpy()
     kinds = shapely.get_type_id(geometries)
     if not np.isin(kinds, [_POLYGON, _MULTIPOLYGON]).all():
         raise ValueError("arrow_layer writes polygon layers only")
+    promote = False
     if (kinds == _POLYGON).all():
         geometry_type = "Polygon" if len(kinds) else "Unknown"
     else:
         geometry_type = "MultiPolygon"
-        if multi:
-            geometries = multi_polygons(geometries)
+        promote = multi
     columns = {
         str(name): _arrow_column(layer[name])
         for name in layer.columns
         if name != layer.geometry.name
     }
-    columns["geometry"] = pa.array(shapely.to_wkb(geometries), type=pa.binary())
+
+    def encoded(first: int, last: int) -> pa.Array:
+        part = geometries[first:last]
+        if promote:
+            part = multi_polygons(part)
+        return pa.array(shapely.to_wkb(part), type=pa.binary())
+
     crs = crs_text(layer.crs)
-    return ArrowLayer(pa.table(columns), geometry_type, crs)
+    if not lazy:
+        table = pa.table({**columns, "geometry": encoded(0, len(geometries))})
+        return ArrowLayer(table, geometry_type, crs)
+    schema = pa.schema(
+        [*(pa.field(n, c.type) for n, c in columns.items()), pa.field("geometry", pa.binary())]
+    )
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for first in range(0, len(geometries), BATCH_ROWS):
+            last = min(first + BATCH_ROWS, len(geometries))
+            part = [c.slice(first, last - first) for c in columns.values()]
+            yield pa.record_batch([*part, encoded(first, last)], schema=schema)
+
+    return ArrowLayer(pa.RecordBatchReader.from_batches(schema, batches()), geometry_type, crs)
 
 
 def crs_text(crs: object) -> str:
@@ -149,6 +181,11 @@ def can_spawn() -> bool:
 class LayerWrite:
     """A layer being written into a GeoPackage by a child process.
 
+    The child is started first; then the layer's batches are read here (a lazy
+    reader encodes them now) and sent down a pipe as an Arrow IPC stream by a
+    thread, so the child inserts the first batches while the next ones are
+    encoded, and the caller goes on once the last one is encoded.
+
     Parameters
     ----------
     layer : ArrowLayer
@@ -159,63 +196,93 @@ class LayerWrite:
 
     Notes
     -----
-    The table goes through ``<path>.<name>.arrow`` and the child's messages
-    through ``<path>.<name>.log``; :meth:`wait` and :meth:`cancel` delete both.
+    The child's messages go to ``<path>.<name>.log``; :meth:`wait` and
+    :meth:`cancel` delete it.
     """
 
     def __init__(self, layer: ArrowLayer, path: Path, name: str) -> None:
         self.path = Path(path)
         self.name = name
-        self.scratch = self.path.with_name(f"{self.path.name}.{name}.arrow")
         self.log_path = self.path.with_name(f"{self.path.name}.{name}.log")
-        with (
-            pa.OSFile(str(self.scratch), "wb") as sink,
-            pa.ipc.new_file(sink, layer.table.schema) as writer,
-        ):
-            writer.write_table(layer.table)
         self.log: IO[bytes] = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-P",  # not geo/ on sys.path: its modules would shadow top-level ones
                 str(Path(__file__)),
-                *(str(self.scratch), str(self.path), name, layer.geometry_type, layer.crs),
+                *(str(self.path), name, layer.geometry_type, layer.crs),
             ],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+        self._batches: queue.SimpleQueue[pa.RecordBatch | None] = queue.SimpleQueue()
+        self._failed: list[BaseException] = []
+        schema = layer.table.schema
+        self._sender = threading.Thread(target=self._send, args=(schema,), daemon=True)
+        self._sender.start()
+        try:
+            source = layer.table
+            for batch in source.to_batches() if isinstance(source, pa.Table) else source:
+                self._batches.put(batch)
+        except BaseException:
+            self._batches.put(None)
+            self.cancel()
+            raise
+        self._batches.put(None)
+
+    def _send(self, schema: pa.Schema) -> None:
+        """Write the queued batches to the child's stdin (the pipe's writes release the GIL)."""
+        stdin = self.process.stdin
+        assert stdin is not None
+        try:
+            with pa.ipc.new_stream(stdin, schema) as stream:
+                while (batch := self._batches.get()) is not None:
+                    stream.write_batch(batch)
+        except (OSError, ValueError, pa.ArrowException) as error:  # the child is gone
+            self._failed.append(error)
+            while self._batches.get() is not None:  # drop the rest
+                pass
+        finally:
+            with contextlib.suppress(OSError):  # a broken pipe again
+                stdin.close()
 
     def wait(self) -> None:
         """Wait for the child; raise OSError with its last message if it failed."""
+        self._sender.join()
         code = self.process.wait()
         self.log.close()
         message = self.log_path.read_text(encoding="utf-8", errors="replace").strip()
         self._close()
-        if code != 0:
-            last = message.splitlines()[-1] if message else f"exit status {code}"
+        if code != 0 or self._failed:
+            last = (
+                message.splitlines()[-1]
+                if message
+                else f"exit status {code}"
+                if code
+                else f"cannot send it the features: {self._failed[0]}"
+            )
             raise OSError(f"{self.path.name}: writing layer {self.name} failed: {last}")
 
     def cancel(self) -> None:
-        """Stop the child if it still runs; remove the scratch files."""
+        """Stop the child if it still runs; remove its log."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._sender.join()  # ends at the broken pipe
         self._close()
 
     def _close(self) -> None:
         self.log.close()
-        self.scratch.unlink(missing_ok=True)
         self.log_path.unlink(missing_ok=True)
 
 
 def main(argv: list[str]) -> int:
-    """Run the child: ``layer_writer.py TABLE.arrow OUT.gpkg NAME GEOMETRY_TYPE CRS``."""
-    scratch, path, name, geometry_type, crs = argv
+    """Run the child: ``layer_writer.py OUT.gpkg NAME GEOMETRY_TYPE CRS``, batches on stdin."""
+    path, name, geometry_type, crs = argv
     pyogrio.set_gdal_config_options(SCRATCH_PRAGMAS)
-    with pa.memory_map(scratch) as source:
-        table = pa.ipc.open_file(source).read_all()
-        write_layer(ArrowLayer(table, geometry_type, crs), Path(path), name)
+    with pa.ipc.open_stream(sys.stdin.buffer) as batches:
+        write_layer(ArrowLayer(batches, geometry_type, crs), Path(path), name)
     return 0
 
 

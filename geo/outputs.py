@@ -362,7 +362,9 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
             and len(layer) >= BACKGROUND_MIN_PIECES
             and layer_writer.can_spawn()
         ):
-            pending.child = layer_writer.LayerWrite(layer_writer.arrow_layer(layer), path, name)
+            pending.child = layer_writer.LayerWrite(
+                layer_writer.arrow_layer(layer, lazy=True), path, name
+            )
             pending.later = {n: layers[n] for n in names[at + 1 :]}
             break
         _write_layer(layer, path, name)

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import geopandas as gpd
+import pyarrow as pa
 import pandas as pd
 import pyogrio
 import pytest
@@ -96,7 +97,9 @@ def test_a_failed_child_names_the_layer_and_leaves_the_folder_as_it_was(
     monkeypatch.setattr(
         layer_writer,
         "arrow_layer",
-        lambda layer: layer_writer.ArrowLayer(real(layer).table, "Polygon", "EPSG:999999"),
+        lambda layer, **options: layer_writer.ArrowLayer(
+            real(layer, **options).table, "Polygon", "EPSG:999999"
+        ),
     )
     with pytest.raises(OutputError, match="writing layer landuse_by_hamlet failed"):
         outputs.write_outputs(sample, out, roadmap_progress=None)
@@ -104,15 +107,38 @@ def test_a_failed_child_names_the_layer_and_leaves_the_folder_as_it_was(
     assert (out / "results.gpkg").read_bytes() == b"earlier run"
 
 
-def test_cancel_stops_the_child_and_removes_its_scratch_file(sample, tmp_path):
-    layer = layer_writer.arrow_layer(outputs.landuse_by_zone(sample))
+def test_cancel_stops_the_child_and_removes_its_log(sample, tmp_path):
+    layer = layer_writer.arrow_layer(outputs.landuse_by_zone(sample), lazy=True)
     path = tmp_path / "results.gpkg"
     started = layer_writer.LayerWrite(layer, path, "landuse_by_hamlet")
-    assert started.scratch.exists()
+    assert started.log_path.exists()
     started.cancel()
     assert started.process.returncode is not None
-    assert not started.scratch.exists()
+    assert not started._sender.is_alive()
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["results.gpkg"])
     started.cancel()  # twice is harmless
+
+
+def test_a_lazy_layer_encodes_batch_by_batch_the_same_table(sample, monkeypatch):
+    pieces = outputs.landuse_by_zone(sample)
+    monkeypatch.setattr(layer_writer, "BATCH_ROWS", 500)
+    lazy = layer_writer.arrow_layer(pieces, lazy=True)
+    eager = layer_writer.arrow_layer(pieces)
+    assert (lazy.geometry_type, lazy.crs) == (eager.geometry_type, eager.crs)
+    batches = list(lazy.table)
+    assert [b.num_rows for b in batches] == [500, 500, 397]
+    assert pa.Table.from_batches(batches).equals(eager.table)
+
+
+def test_a_child_that_fails_while_batches_arrive_names_the_layer(sample, tmp_path, monkeypatch):
+    pieces = outputs.landuse_by_zone(sample)
+    monkeypatch.setattr(layer_writer, "BATCH_ROWS", 100)  # 14 batches, the child dies at once
+    layer = layer_writer.arrow_layer(pieces, lazy=True)
+    bad = layer_writer.ArrowLayer(layer.table, layer.geometry_type, "EPSG:999999")
+    started = layer_writer.LayerWrite(bad, tmp_path / "results.gpkg", "landuse_by_hamlet")
+    with pytest.raises(OSError, match=r"results.gpkg: writing layer landuse_by_hamlet failed: "):
+        started.wait()
+    assert not started.log_path.exists()
 
 
 def test_arrow_layer_makes_polygons_multi_only_when_both_kinds_are_present():
