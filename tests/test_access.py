@@ -295,3 +295,57 @@ def test_an_unreachable_piece_without_people_does_not_count():
     assert table["netdist_market_m"].tolist() == pytest.approx([950.0])
     assert table["netshare_within_market_pct"].tolist() == pytest.approx([100.0])
     assert findings == []
+
+
+def test_point_distances_from_the_kd_tree_equal_geos_bit_for_bit(monkeypatch):
+    monkeypatch.setattr(access, "KDTREE_MIN_ORIGINS", 1)
+    rng = np.random.default_rng(8)
+    origins = shapely.points(rng.uniform(0, 5_000, (2_000, 2)) + np.array([X0, Y0]))
+    origins[[3, 70]] = Point()  # empty: no distance
+    schools = shapely.points(rng.uniform(0, 5_000, (40, 2)) + np.array([X0, Y0]))
+    schools[5] = Point()  # an empty facility is left out
+    found = access.nearest_distance_m(origins, schools)
+    index, _, distance = access._nearest(shapely.STRtree(schools), origins)
+    expected = np.full(len(origins), np.nan)
+    expected[index] = distance
+    np.testing.assert_array_equal(found, expected)
+    assert np.isnan(found[[3, 70]]).all()
+    assert np.isfinite(np.delete(found, [3, 70])).all()
+    # a facility drawn as a polygon: measured by GEOS, to its nearest edge
+    yard = np.array([square(1_000, 0, 100, 100)])
+    assert access.nearest_distance_m(np.array([at(1_150, 50), at(1_050, 50)]), yard).tolist() == [
+        50.0,
+        0.0,
+    ]
+
+
+def test_dijkstra_takes_the_shorter_of_two_pieces_and_a_start_of_zero_cost():
+    # two roads between the same ends: a straight 1,000 m one and a 1,400 m detour
+    network = access.road_graph(
+        roads(line((0, 0), (1000, 0)), line((0, 0), (500, 490), (1000, 0)))
+    )
+    assert network.graph.number_of_edges() == 1  # the graph keeps the shorter
+    *_, length = network.links
+    assert length.tolist() == pytest.approx([1000.0])
+    # the facility sits on the road's end: it starts the search at cost 0
+    costs = access._costs_from(network, np.array([0]), np.array([0.0]))
+    assert sorted(costs.tolist()) == pytest.approx([0.0, 1000.0])
+    # 30 m east of the far end: snapped there, then the straight road back
+    distance = access.network_distance_m(network, np.array([at(1030, 0)]), np.array([at(0, 0)]))
+    assert distance.tolist() == pytest.approx([30 + 1000])
+
+
+def test_piece_distances_are_the_same_on_either_tree(monkeypatch):
+    homes = pieces_of(*((square(x, y, 40, 40), 5.0) for x in range(0, 2000, 150) for y in (0, 400)))
+    services = facilities(
+        ("school", at(1000, 200)), ("school", at(30, 700)), ("market", at(1900, -50))
+    )
+    road = roads(line((0, 200), (2000, 200)))
+    monkeypatch.setattr(access, "KDTREE_MIN_ORIGINS", 10**9)
+    geos = access.piece_distances(homes, services, kinds=["school", "market"], roads=road)
+    monkeypatch.setattr(access, "KDTREE_MIN_ORIGINS", 1)
+    tree = access.piece_distances(homes, services, kinds=["school", "market"], roads=road)
+    assert len(tree) == 28
+    assert tree.equals(geos)
+    # the first home's centre (20, 20) is nearest the school at (30, 700)
+    assert tree["dist_school_m"].iloc[0] == pytest.approx(math.hypot(10, 680))

@@ -6,8 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import geopandas as gpd
-import pyarrow as pa
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import pytest
 import shapely
