@@ -319,7 +319,11 @@ def test_point_distances_from_the_kd_tree_equal_geos_bit_for_bit(monkeypatch):
     ]
 
 
-def test_dijkstra_takes_the_shorter_of_two_pieces_and_a_start_of_zero_cost():
+@pytest.mark.parametrize("sparse_from", [1, 10**9], ids=["scipy", "networkx"])
+def test_dijkstra_takes_the_shorter_of_two_pieces_and_a_start_of_zero_cost(
+    sparse_from, monkeypatch
+):
+    monkeypatch.setattr(access, "SPARSE_MIN_NODES", sparse_from)
     # two roads between the same ends: a straight 1,000 m one and a 1,400 m detour
     network = access.road_graph(
         roads(line((0, 0), (1000, 0)), line((0, 0), (500, 490), (1000, 0)))
@@ -335,7 +339,7 @@ def test_dijkstra_takes_the_shorter_of_two_pieces_and_a_start_of_zero_cost():
     assert distance.tolist() == pytest.approx([30 + 1000])
 
 
-def test_piece_distances_are_the_same_on_either_tree(monkeypatch):
+def test_piece_distances_are_the_same_on_either_tree_and_graph(monkeypatch):
     homes = pieces_of(*((square(x, y, 40, 40), 5.0) for x in range(0, 2000, 150) for y in (0, 400)))
     services = facilities(
         ("school", at(1000, 200)), ("school", at(30, 700)), ("market", at(1900, -50))
@@ -344,6 +348,7 @@ def test_piece_distances_are_the_same_on_either_tree(monkeypatch):
     monkeypatch.setattr(access, "KDTREE_MIN_ORIGINS", 10**9)
     geos = access.piece_distances(homes, services, kinds=["school", "market"], roads=road)
     monkeypatch.setattr(access, "KDTREE_MIN_ORIGINS", 1)
+    monkeypatch.setattr(access, "SPARSE_MIN_NODES", 1)
     tree = access.piece_distances(homes, services, kinds=["school", "market"], roads=road)
     assert len(tree) == 28
     assert tree.equals(geos)
