@@ -105,6 +105,7 @@ STAGES: list[tuple[str, str, str]] = [
     ("geo.dasymetric", "allocate_population", "dasymetric"),
     ("geo.access", "hamlet_access", "access: distances"),
     ("geo.access", "road_graph", "access: road graph"),
+    ("geo.pipeline", "_road_graph_ready", "access: waiting for the road graph"),
     ("geo.criteria", "load_sets", "criteria"),
     ("geo.criteria", "sets_in_force", "criteria"),
     ("geo.criteria", "evaluate", "criteria"),
@@ -137,6 +138,7 @@ ORDER = [
     "coverage: other",
     "dasymetric",
     "access: road graph",
+    "access: waiting for the road graph",
     "access: distances",
     "criteria",
     "pipeline: other",
@@ -195,6 +197,7 @@ class Profiler:
     last: float = 0.0
     running: bool = False
     peak_mb: float = 0.0  # the largest RSS sampled, children included
+    background: dict[str, list[float]] = field(default_factory=dict)  # label: seconds a call
 
     def _charge(self, now: float) -> None:
         if self.stack:
@@ -228,6 +231,13 @@ class Profiler:
 
     def wrap(self, function: Callable[..., Any], label: str) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is not threading.main_thread():
+                # beside the main thread's stages (the road graph): timed apart
+                start = time.perf_counter()
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    self.background.setdefault(label, []).append(time.perf_counter() - start)
             with self.stage(label):
                 return function(*args, **kwargs)
 
@@ -333,6 +343,11 @@ def stage_table(profiler: Profiler, end_to_end: float, peak: float) -> str:
         )
     lines.append(f"| **end to end** | **{end_to_end:.2f}** | {total / end_to_end:.0%} | "
                  f"**{peak:,.0f}** (ru_maxrss, or sampled with child processes) | |")  # fmt: skip
+    for label, seconds in profiler.background.items():
+        lines.append(
+            f"\n{label}: {sum(seconds):.2f} s on a thread of its own, beside the stages above "
+            "(not in their sum; the main thread's wait for it has a row)"
+        )
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -17,7 +18,7 @@ import pandas as pd
 from geo import access, coverage, dasymetric, engines, indicators, inputs
 from geo import criteria as crit
 from geo.crs import require_projected
-from geo.errors import CriteriaFileError
+from geo.errors import CriteriaFileError, GeoInputError
 from geo.join import assign_hamlets, join_table
 from geo.project import Project
 from geo.read import read_layer, read_table
@@ -147,14 +148,7 @@ def run(
         from geo.chunked import run_per_unit
 
         return run_per_unit(project, plan)
-    findings: list[Finding] = []
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    for role, spec in project.layers.items():
-        layer, found = validate_layer(
-            read_layer(spec, engine=plan.read_engine), spec, project.crs, province=project.province
-        )
-        layers[role] = layer
-        findings += found
+    layers, findings, network = _read_layers(project, plan.read_engine)
     for table in project.tables.values():
         layers[table.joins], found = join_table(layers[table.joins], read_table(table), table)
         findings += found
@@ -186,7 +180,9 @@ def run(
     findings += coverage.to_findings(problems)
     units = _with_area_checks(units, hamlets)
     if hamlets is not None and "landuse" in layers:
-        hamlets = _with_residents_and_access(hamlets, layers, findings, hamlet_pieces)
+        hamlets = _with_residents_and_access(
+            hamlets, layers, findings, hamlet_pieces, network=network
+        )
     return evaluate_criteria(
         project,
         units=units,
@@ -351,6 +347,66 @@ def _with_area_checks(
     return units.join(parts) if parts else units
 
 
+_ACCESS_LAYERS = frozenset({"hamlets", "landuse", "infrastructure", "roads"})
+"""The layers with which a run measures access along the roads."""
+
+
+def _read_layers(
+    project: Project, engine: str
+) -> tuple[dict[str, gpd.GeoDataFrame], list[Finding], Future[access.RoadGraph] | None]:
+    """Read and validate the project's layers; start building the road graph.
+
+    The land use is read last: its parcels are read (GDAL, then WKB decoding:
+    one core) while the road graph is built on another thread (noding is GEOS
+    work without the GIL). The layers and their findings come back in the
+    project's order, and with several bad layers the error raised is the
+    first one's in that order, as if they were read in it.
+
+    Returns
+    -------
+    layers : dict of str to geopandas.GeoDataFrame
+    findings : list of Finding
+    network : concurrent.futures.Future of geo.access.RoadGraph, or None
+        The road graph being built, when the run will measure access by road.
+    """
+    position = {role: at for at, role in enumerate(project.layers)}
+    read: dict[str, gpd.GeoDataFrame] = {}
+    found_in: dict[str, list[Finding]] = {}
+    failed: dict[str, GeoInputError] = {}
+    network = None
+    for role in sorted(project.layers, key=lambda role: role == "landuse"):
+        if failed and position[role] > min(position[r] for r in failed):
+            continue  # a layer before it in the project failed: its error comes first
+        spec = project.layers[role]
+        try:
+            read[role], found_in[role] = validate_layer(
+                read_layer(spec, engine=engine), spec, project.crs, province=project.province
+            )
+        except GeoInputError as error:
+            failed[role] = error
+            continue
+        if role == "roads" and _ACCESS_LAYERS.issubset(project.layers):
+            network = _start_road_graph(read[role])
+    if failed:
+        raise failed[min(failed, key=position.__getitem__)]
+    layers = {role: read[role] for role in project.layers}
+    return layers, [finding for role in project.layers for finding in found_in[role]], network
+
+
+def _start_road_graph(roads: gpd.GeoDataFrame) -> Future[access.RoadGraph]:
+    """Build the road graph of the access step on a thread of its own."""
+    background = ThreadPoolExecutor(1, thread_name_prefix="road-graph")
+    try:
+        return background.submit(access.road_graph, roads)
+    finally:
+        background.shutdown(wait=False)  # the thread ends with its one task
+
+
+def _road_graph_ready(network: Future[access.RoadGraph]) -> access.RoadGraph:
+    """Wait for the road graph of :func:`_start_road_graph` (and raise what it raised)."""
+    return network.result()
+
+
 def _with_residents_and_access(
     hamlets: gpd.GeoDataFrame,
     layers: dict[str, gpd.GeoDataFrame],
@@ -358,11 +414,13 @@ def _with_residents_and_access(
     pieces: indicators.Pieces | None = None,
     *,
     allocation: dasymetric.Allocation | None = None,
+    network: Future[access.RoadGraph] | None = None,
 ) -> gpd.GeoDataFrame:
     """Put each hamlet's people on its residential land, then measure their access.
 
     ``allocation``: made already (the per-commune runs), else made here from
-    ``layers["landuse"]`` and ``pieces``.
+    ``layers["landuse"]`` and ``pieces``. ``network``: the road graph being
+    built (:func:`_read_layers`), else built here from ``layers["roads"]``.
     """
     if allocation is None:
         allocation = dasymetric.allocate_population(hamlets, layers["landuse"], pieces=pieces)
@@ -370,7 +428,10 @@ def _with_residents_and_access(
     hamlets = hamlets.join(allocation.hamlets.drop(columns="dasymetric_fallback"))
     if "infrastructure" in layers:
         table, found = access.hamlet_access(
-            hamlets, allocation.pieces, layers["infrastructure"], roads=layers.get("roads")
+            hamlets,
+            allocation.pieces,
+            layers["infrastructure"],
+            roads=_road_graph_ready(network) if network is not None else layers.get("roads"),
         )
         findings += found
         hamlets = hamlets.join(table)

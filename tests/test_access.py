@@ -325,9 +325,7 @@ def test_dijkstra_takes_the_shorter_of_two_pieces_and_a_start_of_zero_cost(
 ):
     monkeypatch.setattr(access, "SPARSE_MIN_NODES", sparse_from)
     # two roads between the same ends: a straight 1,000 m one and a 1,400 m detour
-    network = access.road_graph(
-        roads(line((0, 0), (1000, 0)), line((0, 0), (500, 490), (1000, 0)))
-    )
+    network = access.road_graph(roads(line((0, 0), (1000, 0)), line((0, 0), (500, 490), (1000, 0))))
     assert network.graph.number_of_edges() == 1  # the graph keeps the shorter
     *_, length = network.links
     assert length.tolist() == pytest.approx([1000.0])

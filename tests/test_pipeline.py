@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import geopandas as gpd
@@ -11,7 +12,7 @@ import pytest
 from conftest import VN2000_TN, square
 
 import geo
-from geo import pipeline
+from geo import access, pipeline
 from geo.errors import JoinError, LayerReadError, NoCrsError, ValidationError
 
 # The tiny project's three parcels leave most land uncovered, hamlet A2 has no residential
@@ -157,6 +158,47 @@ def test_missing_file_and_missing_crs(tiny_project):
         geo.run(geo.load_project(tiny_project))
     (tiny_project / "landuse.fgb").unlink()
     with pytest.raises(LayerReadError, match="file not found"):
+        geo.run(geo.load_project(tiny_project))
+
+
+def test_the_road_graph_is_built_on_its_own_thread_while_the_parcels_are_read(
+    tiny_project, monkeypatch
+):
+    expected = geo.run(geo.load_project(tiny_project))
+    read, built = [], []
+    real_read, real_graph = pipeline.read_layer, access.road_graph
+    monkeypatch.setattr(
+        pipeline, "read_layer", lambda spec, **kw: read.append(spec.role) or real_read(spec, **kw)
+    )
+    monkeypatch.setattr(
+        access,
+        "road_graph",
+        lambda roads, **kw: (
+            built.append(threading.current_thread().name) or real_graph(roads, **kw)
+        ),
+    )
+    result = geo.run(geo.load_project(tiny_project))
+    assert read == ["units", "hamlets", "infrastructure", "roads", "landuse"]
+    assert [name.split("_")[0] for name in built] == ["road-graph"]
+    # the layers, findings and indicators as when read in the project's order
+    pd.testing.assert_frame_equal(result.findings, expected.findings)
+    pd.testing.assert_frame_equal(result.criteria, expected.criteria)
+    assert [c for c in result.hamlets.columns if c.startswith("netdist_")] == [
+        "netdist_school_m",
+        "netdist_health_station_m",
+        "netdist_cultural_house_m",
+        "netdist_market_m",
+    ]
+    pd.testing.assert_frame_equal(result.hamlets, expected.hamlets)
+
+
+def test_with_several_bad_layers_the_first_in_the_project_is_reported(tiny_project):
+    (tiny_project / "roads.prj").unlink()  # read before the land use, which comes first
+    (tiny_project / "landuse.fgb").write_bytes(b"not a FlatGeobuf")
+    with pytest.raises(LayerReadError, match=r"layers\.landuse"):
+        geo.run(geo.load_project(tiny_project))
+    (tiny_project / "communes.geojson").unlink()
+    with pytest.raises(LayerReadError, match=r"units\.path = .*communes.geojson: file not found"):
         geo.run(geo.load_project(tiny_project))
 
 
