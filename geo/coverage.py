@@ -225,11 +225,15 @@ def hamlet_gaps(
     require_same_crs("gaps", units, hamlets)
     unit_geoms = units.geometry.to_numpy()
     hamlet_geoms = hamlets.geometry.to_numpy()
-    rows = []
-    for position, members in enumerate(_inside(unit_geoms, hamlet_geoms)):
+
+    def unit_gaps(position: int, members: np.ndarray) -> list[shapely.Geometry]:
         unit = unit_geoms[position]
         gap = shapely.difference(unit, _union(hamlet_geoms[members])) if members.size else unit
-        rows += [(position, part) for part in _polygon_parts(gap, min_area_m2)]
+        return _polygon_parts(gap, min_area_m2)
+
+    inside = list(enumerate(_inside(unit_geoms, hamlet_geoms)))
+    found = parallel.map_items(lambda item: unit_gaps(*item), inside)  # a unit a task
+    rows = [(position, part) for position, parts in enumerate(found) for part in parts]
     if not rows:
         return _empty(units.crs)
     positions, gaps = zip(*rows, strict=True)
