@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 
 from geo.errors import JoinError, ValidationError
+from geo.indicators import intersection_measure
 from geo.names import closest_names, match_key, nfc
 from geo.project import TableSpec
 from geo.read import read_notes
@@ -217,7 +218,7 @@ def assign_hamlets(
     hamlet_geoms = hamlets.geometry.to_numpy()
     unit_geoms = units.geometry.to_numpy()
     pairs = shapely.STRtree(unit_geoms).query(hamlet_geoms, predicate="intersects")
-    overlap = shapely.area(shapely.intersection(hamlet_geoms[pairs[0]], unit_geoms[pairs[1]]))
+    overlap = intersection_measure(hamlet_geoms[pairs[0]], unit_geoms[pairs[1]])  # on threads
     table = pd.DataFrame({"hamlet": pairs[0], "unit": pairs[1], "overlap": overlap})
     table = table.loc[table["overlap"] > 0]
     best = table.sort_values("overlap", ascending=False).drop_duplicates("hamlet")
