@@ -157,6 +157,8 @@ def multi_polygons(geometries: np.ndarray) -> np.ndarray:
 def _arrow_column(column: pd.Series) -> pa.Array:
     """Return a column as Arrow; text with no value at all stays text (a TEXT field)."""
     array = pa.array(column, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):  # text of concatenated frames: one array for batches
+        array = array.combine_chunks()
     return array.cast(pa.string()) if pa.types.is_null(array.type) else array
 
 

@@ -130,6 +130,18 @@ def test_a_lazy_layer_encodes_batch_by_batch_the_same_table(sample, monkeypatch)
     assert pa.Table.from_batches(batches).equals(eager.table)
 
 
+def test_a_lazy_layer_of_concatenated_frames_is_encoded_too(monkeypatch):
+    monkeypatch.setattr(layer_writer, "BATCH_ROWS", 2)
+    parts = [
+        gpd.GeoDataFrame({"code": [c]}, geometry=[shapely.box(i, 0, i + 1, 1)], crs=9213)
+        for i, c in enumerate(["LUA", "ONT", "CLN"])
+    ]
+    frame = pd.concat(parts, ignore_index=True)  # its text column is chunked in Arrow
+    batches = list(layer_writer.arrow_layer(frame, lazy=True).table)
+    assert [b.num_rows for b in batches] == [2, 1]
+    assert pa.Table.from_batches(batches)["code"].to_pylist() == ["LUA", "ONT", "CLN"]
+
+
 def test_a_child_that_fails_while_batches_arrive_names_the_layer(sample, tmp_path, monkeypatch):
     pieces = outputs.landuse_by_zone(sample)
     monkeypatch.setattr(layer_writer, "BATCH_ROWS", 100)  # 14 batches, the child dies at once
