@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 import shapely
 
-from geo.landuse_layer import PIECES_SCHEMA, PiecesSpill, pieces_table
+from geo.indicators import split_pieces
+from geo.landuse_layer import PIECES_SCHEMA, PiecesSpill, pieces_layer, pieces_table
 
 
 def _commune(unit: str, hamlet: str, fids: list[int], geometries: list) -> gpd.GeoDataFrame:
@@ -67,3 +68,35 @@ def test_spill_of_single_polygons_stays_polygon_and_an_empty_one_is_unknown():
     assert empty.geometry_type == "Unknown"
     assert empty.reader().read_all().num_rows == 0
     assert isinstance(empty.reader().schema, pa.Schema)
+
+
+def test_pieces_layer_takes_text_per_piece_with_missing_and_unknown_codes():
+    parcels = gpd.GeoDataFrame(
+        {"code": ["LUA", None, "XYZ"]},
+        geometry=[
+            shapely.box(0, 0, 10, 10),
+            shapely.box(10, 0, 20, 10),
+            shapely.box(20, 0, 30, 10),
+        ],
+        crs=9213,
+    )
+    hamlets = gpd.GeoDataFrame(
+        {"id": ["H1", "H2"], "unit_id": ["U1", "U1"]},
+        geometry=[shapely.box(0, 0, 15, 10), shapely.box(15, 0, 30, 10)],
+        crs=9213,
+    )
+    pieces = split_pieces(parcels.geometry.to_numpy(), hamlets.geometry.to_numpy())
+    layer = pieces_layer(parcels, hamlets, pieces, by_hamlet=True)
+    assert layer["parcel"].tolist() == [1, 2, 2, 3]
+    assert layer["code"].tolist()[0] == "LUA"
+    assert layer["code"].iloc[1:3].isna().all()  # no code
+    assert layer["code"].iloc[3] == "XYZ"
+    assert layer["lu_group"].tolist() == ["agricultural", "", "", ""]  # unknown: empty
+    assert layer["hamlet_id"].tolist() == ["H1", "H1", "H2", "H2"]
+    assert layer["unit_id"].tolist() == ["U1"] * 4
+    assert layer["area_m2"].tolist() == [100.0, 50.0, 50.0, 100.0]
+    units = pieces_layer(
+        parcels, hamlets.drop(columns="unit_id"), pieces, by_hamlet=False
+    )  # the zones are units: no hamlet
+    assert units["hamlet_id"].isna().all()
+    assert units["unit_id"].tolist() == ["H1", "H1", "H2", "H2"]
