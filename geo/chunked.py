@@ -86,6 +86,14 @@ in the results: parts outside the chunk's zones have no area in them.
 REST_BATCH = 100_000
 """Parcels read at once in the last pass, over the parcels no chunk owns."""
 
+MAP_PARCELS = 75_000
+"""Up to this many parcels in the layer, the chunks return their parcels for the map.
+
+Then the map draws or merges them as a whole-layer run's map does. Beyond it the map
+can do neither (it draws at most :data:`geo.webmap.PARCEL_DETAIL_LIMIT` parcels and
+merges at most :data:`geo.webmap.LANDUSE_VERTEX_LIMIT` vertices, four or more a
+parcel) and shows each zone's shares, which the chunks' summaries give."""
+
 _POSITION = re.compile(r"#(\d+)")
 _FID_LABEL = "#<fid {}>"
 _FID = re.compile(r"#<fid (-?\d+)>")
@@ -106,12 +114,15 @@ class Task:
         As for :func:`geo.validate.validate_layer`.
     engine : str
         ``pyogrio`` or ``fiona``.
+    keep_parcels : bool
+        Return the owned parcels (code, geometry) for the map (:data:`MAP_PARCELS`).
     """
 
     spec: LayerSpec
     crs: CRS
     province: str | None
     engine: str
+    keep_parcels: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,6 +202,9 @@ class ChunkResult:
         disk by :func:`landuse_per_unit`.
     summary : LanduseSummary
         Count and area per code of the parcels this chunk owns, for the map.
+    parcels_kept : geopandas.GeoDataFrame or None
+        With ``Task.keep_parcels``: the owned parcels, validated (``fid``,
+        ``code``, geometry), for the map.
     """
 
     index: int
@@ -210,6 +224,7 @@ class ChunkResult:
     seconds: float
     landuse_layer: tuple[ArrowLayer, set[int]] | None = None
     summary: LanduseSummary = field(default_factory=LanduseSummary)
+    parcels_kept: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -266,6 +281,9 @@ class LandUse:
         The ``landuse_by_hamlet`` layer's pieces, on disk.
     summary : geo.landuse_layer.LanduseSummary or None
         Count and area per code of every parcel, for the map.
+    parcels : geopandas.GeoDataFrame or None
+        Up to :data:`MAP_PARCELS` parcels: all of them validated (``code``,
+        geometry) in the layer's order, for the map.
     """
 
     units: pd.DataFrame
@@ -277,6 +295,7 @@ class LandUse:
     stats: Stats
     pieces: PiecesSpill | None = None
     summary: LanduseSummary | None = None
+    parcels: gpd.GeoDataFrame | None = None
 
 
 ResultSink = Callable[[ChunkResult], None]
@@ -393,6 +412,16 @@ def process_chunk(task: Task, chunk: Chunk) -> ChunkResult:
         summary=LanduseSummary.of(
             layer["code"].loc[layer_owned], layer.geometry.to_numpy()[layer_owned]
         ),
+        parcels_kept=_kept(layer, layer_fids, layer_owned) if task.keep_parcels else None,
+    )
+
+
+def _kept(layer: gpd.GeoDataFrame, fids: np.ndarray, keep: np.ndarray) -> gpd.GeoDataFrame:
+    """Return the validated parcels ``keep`` selects: ``fid``, ``code`` and geometry."""
+    return gpd.GeoDataFrame(
+        {"fid": fids[keep], "code": layer["code"].to_numpy()[keep]},
+        geometry=layer.geometry.to_numpy()[keep],
+        crs=layer.crs,
     )
 
 
@@ -641,7 +670,7 @@ def landuse_per_unit(
     fids, maybe_empty = _scan(spec)
     chunks = build_chunks(units, hamlets)
     chunks = with_masks(chunks, project.crs, info.get("crs"))
-    task = Task(spec, project.crs, project.province, engine)
+    task = Task(spec, project.crs, project.province, engine, len(fids) <= MAP_PARCELS)
     spill = PiecesSpill(project.crs)
 
     def keep_on_disk(result: ChunkResult) -> None:
@@ -662,13 +691,16 @@ def landuse_per_unit(
     rest_notes: list[Finding] = []
     rest_unknown = []
     summary = LanduseSummary()
+    kept_parcels = []
     for result in sorted(results, key=lambda r: r.index):
         summary += result.summary
+        if result.parcels_kept is not None:
+            kept_parcels.append(result.parcels_kept)
     numbers = _Numbers(fids, ~maybe_empty)
     for first in range(0, len(rest), REST_BATCH):
         batch = rest[first : first + REST_BATCH]
         try:
-            found, notes, unknown, empty, rest_summary = _rest_batch(
+            found, notes, unknown, empty, rest_summary, rest_parcels = _rest_batch(
                 task, batch, province_check=not read_any
             )
         except GeoInputError as error:
@@ -680,6 +712,8 @@ def landuse_per_unit(
         rest_notes += notes
         rest_unknown.append(unknown)
         summary += rest_summary
+        if rest_parcels is not None:
+            kept_parcels.append(rest_parcels)
     numbers = _Numbers(fids, present)
     # a parcel's number in the layer as validated (empty and collapsed features dropped)
     collapsed = [
@@ -709,6 +743,8 @@ def landuse_per_unit(
     )
     merged.pieces = spill
     merged.summary = summary
+    if task.keep_parcels:
+        merged.parcels = _in_layer_order(kept_parcels, project.crs)
     peaks: dict[str, float] = {}
     for r in results:
         peaks[r.worker] = max(peaks.get(r.worker, 0.0), r.peak_rss_mb)
@@ -735,6 +771,19 @@ def landuse_per_unit(
         extra={"stats": merged.stats},
     )
     return merged
+
+
+def _in_layer_order(parts: list[gpd.GeoDataFrame], crs: CRS) -> gpd.GeoDataFrame:
+    """Join the kept parcels of the chunks and the last pass in the layer's order (fid)."""
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return gpd.GeoDataFrame({"code": pd.Series([], dtype=object)}, geometry=[], crs=crs)
+    parcels = pd.concat(parts, ignore_index=True).sort_values("fid", kind="stable")
+    return gpd.GeoDataFrame(
+        {"code": parcels["code"].to_numpy()},
+        geometry=parcels.geometry.to_numpy(),
+        crs=crs,
+    )
 
 
 def _scan(spec: LayerSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -776,10 +825,18 @@ class _Numbers:
 
 def _rest_batch(
     task: Task, fids: np.ndarray, *, province_check: bool
-) -> tuple[list[tuple[int, Finding]], list[Finding], pd.DataFrame, np.ndarray, LanduseSummary]:
+) -> tuple[
+    list[tuple[int, Finding]],
+    list[Finding],
+    pd.DataFrame,
+    np.ndarray,
+    LanduseSummary,
+    gpd.GeoDataFrame | None,
+]:
     """Validate parcels no chunk owns, by id.
 
-    Returns their findings, unknown codes, the empty ones and their summary for the map.
+    Returns their findings, unknown codes, the empty ones, their summary for the
+    map and, with ``task.keep_parcels``, the parcels (:func:`_kept`).
     """
     raw = read_window(task.spec, engine=task.engine, fids=fids)
     notes = read_notes(raw)
@@ -818,7 +875,8 @@ def _rest_batch(
         }
     )
     summary = LanduseSummary.of(layer["code"], layer.geometry.to_numpy())
-    return findings, layer_notes, table, read[empty], summary
+    kept = _kept(layer, layer_fids, np.ones(len(layer), bool)) if task.keep_parcels else None
+    return findings, layer_notes, table, read[empty], summary, kept
 
 
 # --------------------------------------------------------------------------- merging
@@ -964,7 +1022,9 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
     :func:`landuse_per_unit` in place of the whole land-use layer; the result
     holds no parcel layer (``landuse`` is None) but the pieces of the GeoPackage's
     ``landuse_by_hamlet`` layer, on disk (``landuse_pieces``), and the parcels'
-    count and area per code for the map (``landuse_summary``).
+    count and area per code for the map (``landuse_summary``); up to
+    :data:`MAP_PARCELS` parcels, the parcels themselves for the map
+    (``landuse_parcels``).
 
     Parameters
     ----------
@@ -1031,6 +1091,7 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
         landuse=None,
         landuse_pieces=land.pieces,
         landuse_summary=land.summary,
+        landuse_parcels=land.parcels,
     )
 
 

@@ -88,6 +88,11 @@ class RunResult:
     landuse_summary : geo.landuse_layer.LanduseSummary or None
         Per-commune runs: the parcels' count and area per code, for the map
         (which then shows the land use as each zone's shares).
+    landuse_parcels : geopandas.GeoDataFrame or None
+        Per-commune runs of a layer small enough for the map to draw or merge
+        its parcels (:data:`geo.chunked.MAP_PARCELS`): the validated parcels'
+        ``code`` and geometry, in the layer's order, so the map is the one a
+        whole-layer run draws.
     """
 
     project: Project
@@ -107,6 +112,7 @@ class RunResult:
     landuse_split: LanduseSplit | None = None
     landuse_pieces: PiecesSpill | None = None
     landuse_summary: LanduseSummary | None = None
+    landuse_parcels: gpd.GeoDataFrame | None = None
 
 
 def run(
@@ -207,6 +213,7 @@ def evaluate_criteria(
     landuse_split: LanduseSplit | None = None,
     landuse_pieces: PiecesSpill | None = None,
     landuse_summary: LanduseSummary | None = None,
+    landuse_parcels: gpd.GeoDataFrame | None = None,
 ) -> RunResult:
     """Evaluate the criteria in force on units and hamlets with their indicators.
 
@@ -235,6 +242,8 @@ def evaluate_criteria(
         A per-commune run's pieces of that split, on disk, for the outputs.
     landuse_summary : geo.landuse_layer.LanduseSummary, optional
         A per-commune run's parcel count and area per code, for the map.
+    landuse_parcels : geopandas.GeoDataFrame, optional
+        A per-commune run's parcels (code and geometry) for the map, when few.
 
     Returns
     -------
@@ -288,6 +297,7 @@ def evaluate_criteria(
         landuse_split=landuse_split,
         landuse_pieces=landuse_pieces,
         landuse_summary=landuse_summary,
+        landuse_parcels=landuse_parcels,
     )
 
 

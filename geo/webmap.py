@@ -2127,7 +2127,14 @@ def render_result_map(
         result.units,
         result.hamlets,
         result.criteria,
-        landuse=result.landuse if result.landuse is not None else result.landuse_summary,
+        landuse=next(
+            (
+                layer
+                for layer in (result.landuse, result.landuse_parcels, result.landuse_summary)
+                if layer is not None
+            ),
+            None,
+        ),
         infrastructure=result.infrastructure,
         roads=result.roads,
         coverage=getattr(result, "coverage", None),

@@ -16,6 +16,7 @@ from conftest import assert_same_geopackage, assert_same_tables, load_generator
 
 import geo
 from geo import distributed as geo_distributed
+from geo import webmap
 from geo.chunked import build_chunks
 from geo.engines import EngineError
 
@@ -49,6 +50,11 @@ def test_dask_engine_on_a_local_cluster_gives_the_same_tables(generated, tmp_pat
     # the GeoPackage too, its parcel pieces back from the workers in any order
     layers = assert_same_geopackage(default, result, tmp_path / "gpkg")
     assert len(layers["landuse_by_hamlet"]) > 200
+    # and the map: the workers returned their parcels (few), drawn as the default run draws them
+    assert result.landuse_parcels is not None
+    drawn = webmap.render_result_map(default, progress=None)
+    assert '"mode":"parcels"' in drawn
+    assert webmap.render_result_map(result, progress=None) == drawn
 
 
 def test_dask_engine_on_a_running_scheduler(generated, tmp_path):

@@ -18,7 +18,7 @@ from conftest import VN2000_TN, assert_same_geopackage, load_generator, square
 from shapely.geometry import Polygon
 
 import geo
-from geo import engines, webmap
+from geo import chunked, engines, webmap
 from geo.errors import GeoInputError, LayerReadError, NoCrsError
 from geo.outputs import write_csv, write_outputs
 from geo.read import layer_bounds, read_layer, read_window
@@ -438,25 +438,43 @@ def test_per_unit_without_hamlets_writes_the_same_geopackage(tiny_project, tmp_p
     )
 
 
-def test_per_unit_map_draws_the_land_use_as_shares_like_the_whole_layer_run(
-    tiny_project, monkeypatch
-):
+def test_per_unit_map_is_the_whole_layer_runs_map(tiny_project, monkeypatch):
     _hard_landuse(tiny_project)  # empty, repaired, unknown-code and outside parcels
     project = geo.load_project(tiny_project)
     whole, per_unit = geo.run(project), geo.run(project, parcels_in_memory=0)
+    # few parcels: the chunks and the last pass return them, joined in the layer's order
+    parcels = per_unit.landuse_parcels
+    assert parcels is not None
+    assert len(parcels) == len(whole.landuse) == 9
+    assert parcels["code"].tolist() == whole.landuse["code"].tolist()
+    assert shapely.equals_exact(
+        parcels.geometry.to_numpy(), whole.landuse.geometry.to_numpy(), tolerance=0
+    ).all()
+    drawn = webmap.render_result_map(whole, progress=None)
+    assert '"mode":"parcels"' in drawn
+    assert webmap.render_result_map(per_unit, progress=None) == drawn
+    # beyond chunked.MAP_PARCELS no parcels are kept: each hamlet's shares, counted per chunk
+    monkeypatch.setattr(chunked, "MAP_PARCELS", 8)
+    per_unit = geo.run(project, parcels_in_memory=0)
+    assert per_unit.landuse_parcels is None
     summary = per_unit.landuse_summary
     assert summary is not None
     assert summary.parcels == len(whole.landuse)
     assert sum(summary.area_m2.values()) == pytest.approx(
         shapely.area(whole.landuse.geometry.to_numpy()).sum(), rel=1e-12
     )
-    assert '"mode":"parcels"' in webmap.render_result_map(whole, progress=None)
-    drawn = webmap.render_result_map(per_unit, progress=None)
-    assert '"mode":"shares"' in drawn  # no parcels kept: each hamlet's shares
+    shares = webmap.render_result_map(per_unit, progress=None)
+    assert '"mode":"shares"' in shares
     # with the whole layer summarised too, the two maps are the same document
     monkeypatch.setattr(webmap, "PARCEL_DETAIL_LIMIT", 0)
     monkeypatch.setattr(webmap, "LANDUSE_SHAPE_LIMIT", 0)
-    assert webmap.render_result_map(whole, progress=None) == drawn
+    assert webmap.render_result_map(whole, progress=None) == shares
+
+
+def test_map_parcels_cover_every_map_that_draws_or_merges_parcels():
+    # a polygon has 4 coordinates or more: more parcels than this cannot be merged or drawn
+    assert chunked.MAP_PARCELS * 4 >= webmap.LANDUSE_VERTEX_LIMIT
+    assert chunked.MAP_PARCELS >= webmap.PARCEL_DETAIL_LIMIT
 
 
 def test_per_unit_with_no_parcel_in_any_unit_writes_the_same_empty_layer(tiny_project, tmp_path):
