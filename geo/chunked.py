@@ -744,7 +744,7 @@ def landuse_per_unit(
     merged.pieces = spill
     merged.summary = summary
     if task.keep_parcels:
-        merged.parcels = _in_layer_order(kept_parcels, project.crs)
+        merged.parcels = _in_layer_order(kept_parcels, fids, project.crs)
     peaks: dict[str, float] = {}
     for r in results:
         peaks[r.worker] = max(peaks.get(r.worker, 0.0), r.peak_rss_mb)
@@ -773,15 +773,19 @@ def landuse_per_unit(
     return merged
 
 
-def _in_layer_order(parts: list[gpd.GeoDataFrame], crs: CRS) -> gpd.GeoDataFrame:
-    """Join the kept parcels of the chunks and the last pass in the layer's order (fid)."""
+def _in_layer_order(parts: list[gpd.GeoDataFrame], fids: np.ndarray, crs: CRS) -> gpd.GeoDataFrame:
+    """Join the kept parcels of the chunks and the last pass in the layer's order.
+
+    ``fids``: every feature id in layer order (:func:`_scan`).
+    """
     parts = [part for part in parts if len(part)]
     if not parts:
         return gpd.GeoDataFrame({"code": pd.Series([], dtype=object)}, geometry=[], crs=crs)
-    parcels = pd.concat(parts, ignore_index=True).sort_values("fid", kind="stable")
+    parcels = pd.concat(parts, ignore_index=True)
+    order = np.argsort(pd.Index(fids).get_indexer(parcels["fid"]), kind="stable")
     return gpd.GeoDataFrame(
-        {"code": parcels["code"].to_numpy()},
-        geometry=parcels.geometry.to_numpy(),
+        {"code": parcels["code"].to_numpy()[order]},
+        geometry=parcels.geometry.to_numpy()[order],
         crs=crs,
     )
 
