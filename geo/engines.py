@@ -25,9 +25,10 @@ always) is read and processed one commune at a time in this process
 instead of the whole layer; the results are the same as reading it whole.
 Any land-use format can be read so: GDAL layers through their spatial index,
 GeoParquet by row group (its parcel count from the file's metadata).
-With per-commune reads the run keeps no parcel table: the map shows the
-land use as each hamlet's shares (as a whole-layer run's map does beyond its
-drawing limits, a province's: the same page), and ``results.gpkg``'s
+With per-commune reads the run keeps no parcel table, and its map is still
+the whole-layer run's: up to :data:`geo.chunked.MAP_PARCELS` parcels the
+communes return their parcels for it; beyond, it shows the land use as each
+hamlet's shares, as a whole-layer run's map does at that size. ``results.gpkg``'s
 ``landuse_by_hamlet`` is the same as a whole-layer run's, written from the
 pieces each commune put on disk (:class:`geo.landuse_layer.PiecesSpill`).
 """

@@ -154,8 +154,9 @@ def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
     kind = shapely.get_type_id(geometry)
     if kind in (_POLYGON, _MULTIPOLYGON):
         return geometry
-    parts = [p for p in shapely.get_parts(geometry) if shapely.get_type_id(p) in (3, 6)]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
+    parts = shapely.get_parts(geometry)
+    parts = parts[np.isin(shapely.get_type_id(parts), [_POLYGON, _MULTIPOLYGON])]
+    return shapely.union_all(parts) if parts.size else shapely.Polygon()
 
 
 class PiecesSpill:

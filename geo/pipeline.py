@@ -87,7 +87,8 @@ class RunResult:
         commune by commune (deleted with this object).
     landuse_summary : geo.landuse_layer.LanduseSummary or None
         Per-commune runs: the parcels' count and area per code, for the map
-        (which then shows the land use as each zone's shares).
+        (which shows the land use as each zone's shares when the run has no
+        ``landuse_parcels``).
     landuse_parcels : geopandas.GeoDataFrame or None
         Per-commune runs of a layer small enough for the map to draw or merge
         its parcels (:data:`geo.chunked.MAP_PARCELS`): the validated parcels'

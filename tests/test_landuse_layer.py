@@ -100,3 +100,17 @@ def test_pieces_layer_takes_text_per_piece_with_missing_and_unknown_codes():
     )  # the zones are units: no hamlet
     assert units["hamlet_id"].isna().all()
     assert units["unit_id"].tolist() == ["H1", "H1", "H2", "H2"]
+
+
+def test_cut_parts_keep_only_their_polygons():
+    from geo.landuse_layer import _polygonal_all
+
+    square = shapely.box(0, 0, 1, 1)
+    mixed = shapely.GeometryCollection(
+        [square, shapely.LineString([(2, 0), (3, 0)]), shapely.box(1, 0, 2, 1)]
+    )
+    kept = _polygonal_all(np.array([square, mixed, shapely.Point(0, 0)], dtype=object))
+    assert kept[0] is square
+    assert shapely.get_type_id(kept).tolist() == [3, 3, 3]
+    assert shapely.area(kept).tolist() == [1.0, 2.0, 0.0]
+    assert kept[2].is_empty
