@@ -46,6 +46,10 @@ CLICK_POINT_JS = """([level, name]) => {
 }"""
 
 
+PAN_DONE_JS = "() => !(wardMap.map._panAnim && wardMap.map._panAnim._inProgress)"
+"""True when Leaflet is not panning the map (a popup's autoPan)."""
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     playwright, chromium = launch_chromium()
@@ -196,6 +200,9 @@ def test_hostile_names_are_shown_as_text_and_run_nothing(
     assert title.inner_text() == XSS_NAME
     popup = page.page.locator(".leaflet-popup-content")
     assert f"In commune / ward: {XSS_NAME}" in popup.inner_text()
+    # the popup pans the map into view: click its link once the map stands still (under
+    # load the click could land where the link was a frame before)
+    page.page.wait_for_function(PAN_DONE_JS)
     popup.locator("button.wm-link").click()  # … and its commune, of the same name
     expect(page.page.locator(".leaflet-popup")).to_have_count(1)
     # the commune's popup replaces the hamlet's (same title): wait for its code
