@@ -120,7 +120,7 @@ STAGES: list[tuple[str, str, str]] = [
     ("geo.outputs.GeoPackageWrite", "wait", "outputs: GeoPackage, waiting"),
     ("geo.outputs", "write_csv", "outputs: tables"),
     # outputs added while issue 8 was being written; skipped where absent
-    ("geo.outputs", "split_polygons", "outputs: land-use split"),
+    ("geo.outputs", "split_pieces", "outputs: land-use split"),  # when the run kept no pieces
     ("geo.outputs", "write_workbook", "outputs: workbook"),
     ("geo.outputs", "render_report", "outputs: report"),
 ]
@@ -184,6 +184,7 @@ def maxrss_mb() -> float:
 @dataclass
 class Stage:
     seconds: float = 0.0
+    cpu_s: float = 0.0  # CPU time of this process (all its threads) while the stage ran
     calls: int = 0
     peak_mb: float = 0.0
     growth_mb: float = 0.0
@@ -196,14 +197,18 @@ class Profiler:
     stages: dict[str, Stage] = field(default_factory=dict)
     stack: list[list[Any]] = field(default_factory=list)  # [label, RSS when it got the top]
     last: float = 0.0
+    last_cpu: float = 0.0
     running: bool = False
     peak_mb: float = 0.0  # the largest RSS sampled, children included
     background: dict[str, list[float]] = field(default_factory=dict)  # label: seconds a call
 
     def _charge(self, now: float) -> None:
+        cpu = time.process_time()
         if self.stack:
-            self.stages.setdefault(self.stack[-1][0], Stage()).seconds += now - self.last
-        self.last = now
+            stage = self.stages.setdefault(self.stack[-1][0], Stage())
+            stage.seconds += now - self.last
+            stage.cpu_s += cpu - self.last_cpu
+        self.last, self.last_cpu = now, cpu
 
     def sample(self) -> None:
         frame = self.stack[-1] if self.stack else None
@@ -328,22 +333,24 @@ def run_pipeline(
 
 def stage_table(profiler: Profiler, end_to_end: float, peak: float) -> str:
     lines = [
-        "| stage | wall s | share | peak RSS MB | +MB |",
-        "|---|---:|---:|---:|---:|",
+        "| stage | wall s | share | CPU s | peak RSS MB | +MB |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     labels = ORDER + [k for k in profiler.stages if k not in ORDER]
-    total = 0.0
+    total = cpu = 0.0
     for label in labels:
         stage = profiler.stages.get(label)
         if stage is None:
             continue
         total += stage.seconds
+        cpu += stage.cpu_s
         lines.append(
             f"| {label} | {stage.seconds:.2f} | {stage.seconds / end_to_end:.0%} "
-            f"| {stage.peak_mb:,.0f} | {stage.growth_mb:+,.0f} |"
+            f"| {stage.cpu_s:.2f} | {stage.peak_mb:,.0f} | {stage.growth_mb:+,.0f} |"
         )
     lines.append(f"| **end to end** | **{end_to_end:.2f}** | {total / end_to_end:.0%} | "
-                 f"**{peak:,.0f}** (ru_maxrss, or sampled with child processes) | |")  # fmt: skip
+                 f"**{cpu:.2f}** | **{peak:,.0f}** (ru_maxrss, or sampled with child processes) "
+                 "| |")  # fmt: skip
     for label, seconds in profiler.background.items():
         lines.append(
             f"\n{label}: {sum(seconds):.2f} s on a thread of its own, beside the stages above "

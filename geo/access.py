@@ -86,13 +86,11 @@ class RoadGraph:
 
     Attributes
     ----------
-    graph : networkx.Graph
-        Nodes are integers; each edge has ``weight``, its length in m (the
-        shortest piece when two pieces join the same nodes).
     edges : numpy.ndarray of shapely.LineString
         The noded road pieces, one per edge of ``edge_nodes``.
     edge_nodes : numpy.ndarray of int, shape (n, 2)
-        The nodes at the start and the end of each piece.
+        The nodes at the start and the end of each piece, numbered from 0
+        (every number below ``nodes`` is used).
     snap_tolerance_m : float
         The tolerance the graph was built with.
     ignored_m : float
@@ -100,11 +98,30 @@ class RoadGraph:
         part of the network (see :func:`road_graph`).
     """
 
-    graph: nx.Graph[int]
     edges: np.ndarray
     edge_nodes: np.ndarray
     snap_tolerance_m: float
     ignored_m: float = 0.0
+
+    @property
+    def nodes(self) -> int:
+        """The number of nodes (road ends and junctions)."""
+        return int(self.edge_nodes.max()) + 1 if self.edge_nodes.size else 0
+
+    @cached_property
+    def graph(self) -> nx.Graph[int]:
+        """The network as a :class:`networkx.Graph`, built on first use.
+
+        Nodes are integers; each edge has ``weight``, its length in m (the
+        shortest piece when two pieces join the same nodes). Large networks
+        are routed on :attr:`links` without it (:data:`SPARSE_MIN_NODES`).
+        """
+        graph: nx.Graph[int] = nx.Graph()
+        graph.add_nodes_from(range(self.nodes))
+        for (a, b), length in zip(self.edge_nodes.tolist(), self.lengths_m, strict=True):
+            if not graph.has_edge(a, b) or graph[a][b]["weight"] > length:
+                graph.add_edge(a, b, weight=float(length))
+        return graph
 
     @property
     def lengths_m(self) -> np.ndarray:
@@ -177,31 +194,45 @@ def road_graph(
     if not largest_component:
         return network
     lengths = network.lengths_m
-    components = list(nx.connected_components(network.graph))
-    component = np.empty(network.graph.number_of_nodes(), dtype=int)
-    for number, nodes in enumerate(components):
-        component[list(nodes)] = number
+    count, component = _components(network)
     edge_component = component[network.edge_nodes[:, 0]]
-    size = np.bincount(edge_component, weights=lengths, minlength=len(components))
+    size = np.bincount(edge_component, weights=lengths, minlength=count)
     keep = edge_component == int(np.argmax(size))
     return _graph(edges[keep], snap_tolerance_m, float(lengths[~keep].sum()))
 
 
+def _components(network: RoadGraph) -> tuple[int, np.ndarray]:
+    """Return the number of connected parts and the part of each node (from 0).
+
+    The parts are numbered in the order networkx finds them (by their lowest
+    node); scipy's are, from :data:`SPARSE_MIN_NODES` nodes on.
+    """
+    if network.nodes >= SPARSE_MIN_NODES:
+        from scipy import sparse
+        from scipy.sparse import csgraph
+
+        low, high, _ = network.links
+        adjacency = sparse.csr_array(
+            (np.ones(low.size), (low, high)), shape=(network.nodes, network.nodes)
+        )
+        count, component = csgraph.connected_components(adjacency, directed=False)
+        return int(count), np.asarray(component, dtype=np.intp)
+    component = np.empty(network.nodes, dtype=np.intp)
+    parts = list(nx.connected_components(network.graph))
+    for number, nodes in enumerate(parts):
+        component[list(nodes)] = number
+    return len(parts), component
+
+
 def _graph(edges: np.ndarray, snap_tolerance_m: float, ignored_m: float) -> RoadGraph:
-    """Build a graph whose nodes are the ends of noded road pieces."""
-    graph: nx.Graph[int] = nx.Graph()
+    """Build the graph of noded road pieces: their ends, numbered, are its nodes."""
     if edges.size == 0:
-        return RoadGraph(graph, edges, np.empty((0, 2), dtype=int), snap_tolerance_m, ignored_m)
+        return RoadGraph(edges, np.empty((0, 2), dtype=int), snap_tolerance_m, ignored_m)
     ends = np.column_stack(
         [shapely.get_coordinates(shapely.get_point(edges, i)) for i in (0, -1)]
     ).reshape(-1, 2)
     _, node = np.unique(ends, axis=0, return_inverse=True)
-    edge_nodes = node.reshape(-1, 2)
-    graph.add_nodes_from(range(int(node.max()) + 1))
-    for (a, b), length in zip(edge_nodes.tolist(), shapely.length(edges), strict=True):
-        if not graph.has_edge(a, b) or graph[a][b]["weight"] > length:
-            graph.add_edge(a, b, weight=float(length))
-    return RoadGraph(graph, edges, edge_nodes, snap_tolerance_m, ignored_m)
+    return RoadGraph(edges, node.reshape(-1, 2), snap_tolerance_m, ignored_m)
 
 
 def nearest_distance_m(origins: np.ndarray, facilities: np.ndarray) -> np.ndarray:
@@ -355,7 +386,7 @@ def _costs_from(network: RoadGraph, nodes: np.ndarray, costs: np.ndarray) -> np.
     networks, from :data:`SPARSE_MIN_NODES` nodes scipy's on the sparse
     graph (which keeps explicit zeros as edges).
     """
-    count = network.graph.number_of_nodes()
+    count = network.nodes
     if count < SPARSE_MIN_NODES:
         graph = network.graph
         graph.add_weighted_edges_from(

@@ -352,3 +352,28 @@ def test_piece_distances_are_the_same_on_either_tree_and_graph(monkeypatch):
     assert tree.equals(geos)
     # the first home's centre (20, 20) is nearest the school at (30, 700)
     assert tree["dist_school_m"].iloc[0] == pytest.approx(math.hypot(10, 680))
+
+
+def test_largest_network_part_is_the_same_with_scipy_or_networkx(monkeypatch):
+    # three separate parts: 1,000 m (two pieces), 1,000 m (one piece, found later), 300 m
+    road = roads(
+        line((0, 0), (500, 0)),
+        line((500, 0), (1000, 0)),
+        line((0, 5000), (1000, 5000)),
+        line((0, 9000), (300, 9000)),
+    )
+    kept = {}
+    for name, threshold in (("networkx", 10**9), ("scipy", 1)):
+        monkeypatch.setattr(access, "SPARSE_MIN_NODES", threshold)
+        network = access.road_graph(road)
+        assert "graph" not in vars(network)  # the networkx graph is built on first use only
+        kept[name] = network
+    # a tie on length: the part with the lowest node (the westmost-southmost end) is kept
+    for network in kept.values():
+        assert network.nodes == 3
+        assert network.ignored_m == pytest.approx(1300.0)
+        assert shapely.total_bounds(network.edges).tolist() == pytest.approx(
+            [X0, Y0, X0 + 1000, Y0]
+        )
+    assert (kept["scipy"].edge_nodes == kept["networkx"].edge_nodes).all()
+    assert kept["scipy"].graph.number_of_edges() == 2  # still there on demand
