@@ -7,8 +7,9 @@ centroid); only the pairs that cross a boundary are intersected.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import itertools
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import NamedTuple
 
 import geopandas as gpd
@@ -244,7 +245,7 @@ def _split(
     if measure is shapely.area and _polygonal(zones):
         polygonal = np.isin(shapely.get_type_id(geometries), [_POLYGON, _MULTIPOLYGON])
     found = []
-    measured = []
+    measured: list[Future[tuple[np.ndarray, np.ndarray | None]]] = []
     rest = np.flatnonzero(~polygonal)
     with ThreadPoolExecutor(1) as background:
 
@@ -260,6 +261,7 @@ def _split(
             *pairs, multi = _polygon_pairs(geometries, np.flatnonzero(polygonal), zones, start)
             found.append(pairs)
             rest = np.union1d(rest, multi)
+        background_pairs = len(found)  # the entries of found measured by the futures
         if rest.size:
             found.append(list(_generic_pairs(geometries, rest, zones)))
         inside = np.concatenate([f[0] for f in found])
@@ -271,13 +273,12 @@ def _split(
         parts = None if keep is None else np.full(index.size, None, dtype=object)
         at = inside.size
         index, zone, crossing = index[order], zone[order], order >= inside.size
-        for k, f in enumerate(found):  # the crossing pairs, after the inside ones
-            if k < len(measured):
-                value, part = measured[k].result()
-            else:
-                value, part = _measure_crossing(
-                    geometries, zones, f[2], f[3], keep=keep, measure=measure
-                )
+        done = [future.result() for future in measured]  # in the order of the crossing pairs
+        done += [
+            _measure_crossing(geometries, zones, f[2], f[3], keep=keep, measure=measure)
+            for f in found[background_pairs:]
+        ]
+        for value, part in done:  # the crossing pairs, after the inside ones
             amount[at : at + value.size] = value
             if parts is not None and part is not None:
                 parts[at : at + value.size] = part
@@ -394,9 +395,10 @@ def _polygon_pairs(
     The pairs are exactly those of ``intersects`` and ``contains_properly``.
     Returns inside (geometry, zone), crossing (geometry, zone), and the
     positions left to the plain predicates. The crossing pairs are known
-    first: ``on_crossing(geometry, zone)`` is called with them (once, unless
-    no zone has a boundary segment) before the inside pairs are sought, so
-    that they can be measured meanwhile.
+    first, a strip of the boundary segments at a time (:data:`CROSSING_STRIPS`):
+    ``on_crossing(geometry, zone)`` is called with each strip's new pairs, so
+    that they can be measured while the next strips and the inside pairs are
+    sought; the crossing pairs returned are those of the calls, in order.
     """
     none = np.empty(0, dtype=np.intp)
     parts, part_zone = shapely.get_parts(zones, return_index=True)
@@ -426,9 +428,13 @@ def _polygon_pairs(
     single = shapely.get_num_geometries(geometries[edge]) == 1
     multi, edge = edge[~single], edge[single]
     tree = shapely.STRtree(geometries[edge])
-    cross_key = _crossing(tree, edge, len(zones), _segments(xy, start, seg_zone))
-    if on_crossing is not None:
-        on_crossing(cross_key // len(zones), cross_key % len(zones))
+    emitted = []
+    for keys in _crossing(tree, edge, len(zones), _segments(xy, start, seg_zone)):
+        emitted.append(keys)
+        if on_crossing is not None:
+            on_crossing(keys // len(zones), keys % len(zones))
+    found_key = np.concatenate(emitted) if emitted else np.empty(0, dtype=np.int64)
+    cross_key = np.sort(found_key)
     cell = first[clear, 0] * grid.shape[1] + first[clear, 1]
     label, hits = grid.labels(zones, cell, marked)
     lone = hits == 1
@@ -448,10 +454,15 @@ def _polygon_pairs(
     return (
         np.concatenate(inside_index),
         np.concatenate(inside_zone),
-        cross_key // len(zones),
-        cross_key % len(zones),
+        found_key // len(zones),
+        found_key % len(zones),
         np.sort(multi),
     )
+
+
+CROSSING_STRIPS = 8
+"""The boundary segments are tested against the parcels in this many strips (by x), so
+that the first crossing pairs can be intersected while the others are sought."""
 
 
 def _crossing(
@@ -459,22 +470,40 @@ def _crossing(
     members: np.ndarray,
     zones: int,
     segments: tuple[np.ndarray, np.ndarray, np.ndarray],
-) -> np.ndarray:
-    """Return the sorted keys ``member * zones + zone`` of the polygons meeting a zone's segments.
+) -> Iterator[np.ndarray]:
+    """Yield the keys ``member * zones + zone`` of the polygons meeting a zone's segments.
 
     ``tree`` holds the polygons at positions ``members``; the segments are
-    those of :func:`_segments`, each tested (``intersects``, on threads)
-    against the polygons whose boxes its box meets.
+    those of :func:`_segments` (ordered by x), each tested (``intersects``,
+    on threads) against the polygons whose boxes its box meets, a strip of
+    :data:`CROSSING_STRIPS` at a time. Each strip yields its keys not yielded
+    before, sorted; together, each key once.
     """
     segment, first, zone = segments
-    line, member = tree.query(segment)
-    meets = parallel.map_slices(shapely.intersects, segment[line], tree.geometries[member])
-    line, member = line[meets], member[meets]
-    shares = first[line + 1] - first[line]  # the zones sharing each segment
-    at = np.repeat(first[line] - np.cumsum(shares) + shares, shares)
-    return np.unique(
-        np.repeat(members[member].astype(np.int64) * zones, shares) + zone[at + np.arange(at.size)]
-    )
+    seen = np.empty(0, dtype=np.int64)
+    cuts = np.linspace(0, len(segment), CROSSING_STRIPS + 1).round().astype(np.intp)
+    for low, high in itertools.pairwise(np.unique(cuts)):
+        line, member = tree.query(segment[low:high])
+        line += low
+        meets = parallel.map_slices(shapely.intersects, segment[line], tree.geometries[member])
+        line, member = line[meets], member[meets]
+        shares = first[line + 1] - first[line]  # the zones sharing each segment
+        at = np.repeat(first[line] - np.cumsum(shares) + shares, shares)
+        keys = np.unique(
+            np.repeat(members[member].astype(np.int64) * zones, shares)
+            + zone[at + np.arange(at.size)]
+        )
+        if seen.size:
+            keys = keys[~_sorted_has(seen, keys)]
+        if keys.size:
+            seen = np.union1d(seen, keys)
+            yield keys
+
+
+def _sorted_has(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Tell which of ``keys`` are in ``sorted_keys`` (sorted, not empty)."""
+    at = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+    return sorted_keys[at] == keys
 
 
 def _held(
@@ -489,8 +518,7 @@ def _held(
     zone, member = tree.query(zones)
     key = members[member].astype(np.int64) * len(zones) + zone
     if cross_key.size:
-        crossing = cross_key[np.minimum(np.searchsorted(cross_key, key), cross_key.size - 1)]
-        open_ = crossing != key
+        open_ = ~_sorted_has(cross_key, key)
         zone, member, key = zone[open_], member[open_], key[open_]
     need, where = np.unique(member, return_inverse=True)
     polygons = tree.geometries[need]

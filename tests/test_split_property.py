@@ -19,6 +19,7 @@ from conftest import X0, Y0
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from geo import indicators
 from geo.indicators import _split, split_lines, split_pieces, split_polygons
 
 SIDE = 1000.0  # metres
@@ -253,9 +254,13 @@ def test_line_split_pairs_are_the_plain_method(zones, lines):
     assert_same_split(ours[:3], reference_split(lines, zones, shapely.length))
 
 
-def test_many_small_parcels_on_the_grid_are_the_plain_method():
+@pytest.mark.parametrize("strips", [1, 8, 1000])
+def test_many_small_parcels_on_the_grid_are_the_plain_method(strips, monkeypatch):
     # thousands of parcels, so most are classified on the grid; zones with a hole filled
-    # by another zone, and two zones overlapping (cells inside two zones)
+    # by another zone, and two zones overlapping (cells inside two zones). The crossing
+    # pairs are sought in strips of boundary segments: with 1,000 strips of a segment or
+    # two, a parcel meets segments of several strips and must still be cut once per zone
+    monkeypatch.setattr(indicators, "CROSSING_STRIPS", strips)
     rng = np.random.default_rng(8)
     zones = voronoi(ORIGIN + rng.uniform(0, SIDE, (12, 2)).round(2), SQUARE)
     hole = shapely.box(X0 + 400, Y0 + 400, X0 + 600, Y0 + 600)
