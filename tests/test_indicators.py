@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import VN2000_TN, X0, Y0, square
 from pyproj import Geod
@@ -139,3 +140,46 @@ def test_road_length_split_at_boundaries():
     assert result["road_asphalt_km"].tolist() == [1.0, 0.25]
     assert result["road_earth_km"].tolist() == [0.0, 1.0]
     assert result["road_density_km_per_km2"].tolist() == [1.0, 1.25]
+
+
+def _pivoted(areas, index):
+    """landuse_table as a pandas pivot table computes it: the reference, bit for bit."""
+    by_code = areas.pivot_table(index="zone", columns="code", values="km2", aggfunc="sum")
+    by_code = by_code.reindex(range(len(index))).fillna(0.0)
+    table = indicators.landuse_codes()
+    result = {f"landuse_{code}_km2": by_code[code].to_numpy() for code in by_code.columns}
+    covered = by_code.sum(axis=1).to_numpy()
+    result["landuse_covered_km2"] = covered
+    groups = {code: indicators._group(code, table) for code in by_code.columns}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for group in indicators.LANDUSE_GROUPS:
+            members = [code for code, found in groups.items() if found == group]
+            share = by_code[members].sum(axis=1).to_numpy() / covered * 100.0
+            result[f"{group}_share_pct"] = np.where(covered > 0, share, np.nan)
+    return pd.DataFrame(result, index=index)
+
+
+def test_landuse_table_adds_up_exactly_as_a_pivot_table():
+    # 22 codes (numpy adds a row of 8 or more pairwise), areas from 1e-6 to 1 km², a code
+    # outside the code table, a zone without pieces, rows in no order
+    rng = np.random.default_rng(5)
+    codes = np.array(["LUC", "LUK", "CLN", "RSX", "ONT", "ODT", "DGT", "NTS", "BHK", "SKC",
+                      "TSC", "DGD", "NTD", "SON", "MNC", "BCS", "HNK", "TMD", "DYT", "DTL",
+                      "XYZ", "?"], dtype=object)  # fmt: skip
+    rows = 5_000
+    areas = pd.DataFrame(
+        {
+            "zone": rng.integers(0, 39, rows),  # zone 39 of 40 has none
+            "code": codes[rng.integers(0, len(codes), rows)],
+            "km2": rng.random(rows) * 10.0 ** rng.integers(-6, 1, rows),
+        }
+    )
+    index = pd.Index([f"h{i}" for i in range(40)])
+    ours, reference = indicators.landuse_table(areas, index), _pivoted(areas, index)
+    assert list(ours.columns) == list(reference.columns)
+    assert len(ours.columns) == 22 + 4
+    for column in ours.columns:
+        assert np.array_equal(ours[column], reference[column], equal_nan=True), column
+    assert ours.loc["h39", "landuse_covered_km2"] == 0.0
+    assert np.isnan(ours.loc["h39", "agricultural_share_pct"])
+    assert ours["landuse_covered_km2"].sum() == pytest.approx(areas["km2"].sum(), rel=1e-12)
