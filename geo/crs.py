@@ -215,12 +215,16 @@ def find_zones(province: str) -> list[ProvinceZone]:
     [107.0]
     """
     key, layout = _province_key(province)
-    found = []
-    for zone in province_zones():
-        names = (zone.province, *zone.aliases)
-        if key in {_province_key(name)[0] for name in names} and layout in {None, zone.layout}:
-            found.append(zone)
-    return found
+    return [zone for zone, keys in _zone_keys() if key in keys and layout in {None, zone.layout}]
+
+
+@cache
+def _zone_keys() -> tuple[tuple[ProvinceZone, frozenset[str]], ...]:
+    """Each province on record with the matching keys of its name and aliases."""
+    return tuple(
+        (zone, frozenset(_province_key(name)[0] for name in (zone.province, *zone.aliases)))
+        for zone in province_zones()
+    )
 
 
 def province_zone(province: str) -> ProvinceZone:
