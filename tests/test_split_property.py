@@ -261,6 +261,7 @@ def test_many_small_parcels_on_the_grid_are_the_plain_method(strips, monkeypatch
     # pairs are sought in strips of boundary segments: with 1,000 strips of a segment or
     # two, a parcel meets segments of several strips and must still be cut once per zone
     monkeypatch.setattr(indicators, "CROSSING_STRIPS", strips)
+    monkeypatch.setattr(indicators, "STRIP_SEGMENTS", 1)
     rng = np.random.default_rng(8)
     zones = voronoi(ORIGIN + rng.uniform(0, SIDE, (12, 2)).round(2), SQUARE)
     hole = shapely.box(X0 + 400, Y0 + 400, X0 + 600, Y0 + 600)
