@@ -204,8 +204,9 @@ def road_graph(
 def _components(network: RoadGraph) -> tuple[int, np.ndarray]:
     """Return the number of connected parts and the part of each node (from 0).
 
-    The parts are numbered in the order networkx finds them (by their lowest
-    node); scipy's are, from :data:`SPARSE_MIN_NODES` nodes on.
+    The parts are numbered by their lowest node, as networkx finds them and as
+    scipy numbers them (used from :data:`SPARSE_MIN_NODES` nodes on): a tie
+    on length keeps the same part either way.
     """
     if network.nodes >= SPARSE_MIN_NODES:
         from scipy import sparse
