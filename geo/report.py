@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from html import escape
@@ -359,10 +360,11 @@ def unit_map_svg(
 # ----------------------------------------------------------------------------- one page
 
 
-def _verdict_table(rows: pd.DataFrame, footnotes: list[str]) -> str:
+def _verdict_table(rows: Sequence[Mapping[str, Any]], footnotes: list[str]) -> str:
     """Return the verdict table; each row's source is a numbered footnote (shared ones once).
 
-    ``footnotes`` collects the page's sources: "document, article — confidence".
+    ``rows``: the criteria rows (records) of one set for one unit. ``footnotes``
+    collects the page's sources: "document, article — confidence".
     """
     columns = [
         ("Tiêu chí", "criterion", 45),
@@ -375,7 +377,7 @@ def _verdict_table(rows: pd.DataFrame, footnotes: list[str]) -> str:
     colgroup = "".join(f"<col style='width:{w}%'>" for _, _, w in columns)
     head = "".join(f"<th>{vi} <span class='en'>/ {en}</span></th>" for vi, en, _ in columns)
     body = []
-    for row in rows.to_dict("records"):
+    for row in rows:
         unit = str(row.get("unit_of_measure") or "")
         operator = str(row.get("operator") or "")
         if operator == "is_true":
@@ -461,25 +463,26 @@ def _figures(result: RunResult, unit: Mapping[str, Any], hamlet_count: int) -> s
 
 def _set_lines(
     result: RunResult,
-    rows: pd.DataFrame,
+    rows: Mapping[str, Sequence[Mapping[str, Any]]],
     shown: Iterable[str],
     verdicts: pd.DataFrame,
 ) -> str:
     """One table row per other criteria set: verdict, name, status counts.
 
-    ``verdicts``: the units indexed by id.
+    ``rows``: the unit's criteria rows (records) by set; ``verdicts``: the
+    units indexed by id.
     """
     lines = []
     for criteria_set in result.sets:
         if criteria_set.id in shown:
             continue
-        own = rows.loc[rows["set"] == criteria_set.id]
-        if own.empty:
+        own = rows.get(criteria_set.id, ())
+        if not own:
             continue
-        counts = own["status"].value_counts()
+        counts = Counter(row.get("status") for row in own)
         column = f"{criteria_set.family.replace('-', '_')}_verdict"
         verdict = (
-            str(verdicts[column].get(own["id"].iloc[0], "not_assessed"))
+            str(verdicts[column].get(own[0]["id"], "not_assessed"))
             if column in verdicts.columns
             else "not_assessed"
         )
@@ -505,17 +508,24 @@ def _set_lines(
     )
 
 
-def _caveats(result: RunResult, rows: pd.DataFrame, mine: pd.DataFrame) -> list[str]:
-    """Return the page's caveats; ``mine``: the unit's findings."""
+def _caveats(
+    result: RunResult, rows: Mapping[str, Sequence[Mapping[str, Any]]], mine: pd.DataFrame
+) -> list[str]:
+    """Return the page's caveats.
+
+    ``rows``: the unit's criteria rows (records) by set; ``mine``: its findings.
+    """
     items: list[str] = []
     if result.project.note:
         items.append(escape(_cut(result.project.note, 150)))
-    standard = rows.loc[(rows["set"] == result.standard.id) & (rows["status"] == "not_assessed")]
-    if not standard.empty:
+    standard = [
+        row for row in rows.get(result.standard.id, ()) if row.get("status") == "not_assessed"
+    ]
+    if standard:
         parts = [
             f"<b>{escape(str(row.get('criterion_vi')))}</b> "
             f"({escape(_cut(str(row.get('note')), 90))})"
-            for row in standard.to_dict("records")
+            for row in standard
         ]
         items.append("Chưa đánh giá <span class='en'>/ not assessed</span>: " + "; ".join(parts))
     items += [f"Ghi chú / note: {escape(_cut(note, 150))}" for note in result.standard.notes]
@@ -545,11 +555,11 @@ def _page(
     project = result.project
     standard = result.standard
     unit_id = str(unit["id"])
-    rows = context["rows"].get(unit_id, context["no_rows"])
+    rows = context["rows"].get(unit_id, {})  # the unit's criteria rows by set
     verdict = str(unit.get("ward_verdict") or "not_assessed")
     verdict_label = STATUS_LABELS.get(verdict, STATUS_LABELS["not_assessed"])
-    ward_rows = rows.loc[rows["set"] == standard.id]
-    counts = ward_rows["status"].value_counts()
+    ward_rows = rows.get(standard.id, [])
+    counts = Counter(row.get("status") for row in ward_rows)
     tally = ", ".join(
         f"{int(counts.get(status, 0))} {label.vi.lower()}"
         for status, label in STATUS_LABELS.items()
@@ -562,8 +572,8 @@ def _page(
         _verdict_table(ward_rows, footnotes),
     ]
     for criteria_set in infra_sets:
-        own = rows.loc[rows["set"] == criteria_set.id]
-        if not own.empty:
+        own = rows.get(criteria_set.id, [])
+        if own:
             tables += [
                 f"<h2 title='{escape(criteria_set.name_en)}'>{escape(criteria_set.name_vi)}</h2>",
                 _verdict_table(own, footnotes),
@@ -677,12 +687,23 @@ def _context(result: RunResult) -> dict[str, Any]:
         "hamlets": hamlets,
         "points": points,
         "today": date.today(),
-        "rows": _by_key(unit_rows, unit_rows["id"]),
-        "no_rows": criteria.iloc[0:0],
+        "rows": _by_unit_and_set(unit_rows),
         "verdicts": result.units.set_index("id"),
         "findings": _by_key(findings, findings["feature"]),
         "no_findings": result.findings.iloc[0:0],
     }
+
+
+def _by_unit_and_set(rows: pd.DataFrame) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Split criteria rows into records by unit id (as text) and set id, in order.
+
+    Converted once for all the pages: filtering each page's table by set took
+    most of a page's time.
+    """
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for row in _records(rows):
+        found.setdefault(str(row["id"]), {}).setdefault(str(row["set"]), []).append(row)
+    return found
 
 
 def _by_key(frame: pd.DataFrame, key: pd.Series) -> dict[str, pd.DataFrame]:
