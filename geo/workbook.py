@@ -955,6 +955,7 @@ def _write_sheet(
     letters = [get_column_letter(number) for number in range(1, len(columns) + 1)]
     epoch = sheet.parent.epoch
     rows = []
+    inline: dict[str, str] = {}  # each distinct text's escaped cell content (statuses repeat)
     data = [table.iloc[:, k].tolist() for k in range(len(columns))]  # Python scalars, by column
     for offset, record in enumerate(zip(*data, strict=True), HEADER_ROWS + 1):
         people = bool(per_row) and str(record[unit_at]) in _PEOPLE_UNITS
@@ -965,7 +966,14 @@ def _write_sheet(
                 continue
             ref = f"{letters[number - 1]}{offset}"
             if isinstance(value, str):  # inline text, never a formula, whatever it starts with
-                row_cells.append(_text_cell(ref, value))
+                inner = inline.get(value)
+                if inner is None:
+                    inner = inline[value] = _inline_text(value)
+                row_cells.append(
+                    f'<c r="{ref}" t="inlineStr">{inner}</c>'
+                    if inner
+                    else f'<c r="{ref}" t="inlineStr"/>'
+                )
                 continue
             if number in date_columns:
                 number_format: str | None = "dd/mm/yyyy"
@@ -1021,17 +1029,17 @@ def _number_text(value: float) -> str:
     return f"{value:.16g}"
 
 
-def _text_cell(ref: str, value: str) -> str:
-    """Return an inline-string cell, escaped as openpyxl does.
+def _inline_text(value: str) -> str:
+    """Return an inline-string cell's content, escaped as openpyxl does; "" for no text.
 
     Control characters that an XML worksheet cannot hold (a vertical tab
     pasted into a name) are dropped rather than failing the whole workbook.
     """
     value = ILLEGAL_CHARACTERS_RE.sub("", value)[:32767]  # Excel's limit
     if not value:
-        return f'<c r="{ref}" t="inlineStr"/>'
+        return ""
     space = ' xml:space="preserve"' if value.strip() and value.strip() != value else ""
-    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
+    return f"<is><t{space}>{escape(value)}</t></is>"
 
 
 def _with_rows(saved: bytes, path: str | Path, rows: Mapping[str, tuple[str, str]]) -> None:
