@@ -141,11 +141,30 @@ def _cut_parts(parcels: np.ndarray, zones: np.ndarray, pieces: Pieces) -> np.nda
 
 
 def _polygonal_all(geometries: np.ndarray) -> np.ndarray:
-    """Keep the polygons of each intersection (:func:`_polygonal`), vectorised."""
+    """Keep the polygons of each intersection (:func:`_polygonal`), vectorised.
+
+    A collection holding one polygon (a piece with a sliver line or point
+    beside it: most of them) gets that polygon, as a union of it alone would
+    be; one holding more gets their union.
+    """
     result = np.asarray(geometries, dtype=object).copy()
     other = np.flatnonzero(~np.isin(shapely.get_type_id(result), [_POLYGON, _MULTIPOLYGON]))
-    for position in other:
-        result[position] = _polygonal(result[position])
+    if other.size == 0:
+        return result
+    parts, owner = shapely.get_parts(result[other], return_index=True)
+    kinds = shapely.get_type_id(parts)
+    polygonal = np.isin(kinds, [_POLYGON, _MULTIPOLYGON])
+    parts, owner, kinds = parts[polygonal], owner[polygonal], kinds[polygonal]
+    count = np.bincount(owner, minlength=other.size)
+    first = np.searchsorted(owner, np.arange(other.size))  # parts come owner by owner
+    result[other[count == 0]] = shapely.Polygon()
+    lone = np.flatnonzero(count == 1)
+    alone = kinds[first[lone]] == _POLYGON
+    result[other[lone[alone]]] = parts[first[lone[alone]]]
+    for position in np.r_[lone[~alone], np.flatnonzero(count > 1)]:
+        result[other[position]] = shapely.union_all(
+            parts[first[position] : first[position] + count[position]]
+        )
     return result
 
 

@@ -112,9 +112,9 @@ def arrow_layer(layer: object, *, multi: bool = True, lazy: bool = False) -> Arr
 
     def encoded(first: int, last: int) -> pa.Array:
         part = geometries[first:last]
-        if promote:
-            part = multi_polygons(part)
-        return pa.array(shapely.to_wkb(part), type=pa.binary())
+        if not promote:
+            return pa.array(shapely.to_wkb(part, byte_order=1), type=pa.binary())
+        return pa.array(multi_polygon_wkb(part, kinds[first:last]), type=pa.binary())
 
     crs = crs_text(layer.crs)
     if not lazy:
@@ -140,6 +140,26 @@ def crs_text(crs: object) -> str:
     crs = CRS.from_user_input(crs)
     epsg = crs.to_epsg()
     return f"EPSG:{epsg}" if epsg else crs.to_wkt("WKT1_GDAL")
+
+
+_MULTI_OF_ONE = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"
+"""The head of a little-endian WKB MultiPolygon of one part (its polygon follows)."""
+
+
+def multi_polygon_wkb(geometries: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """Return little-endian WKB of the geometries with each polygon made a multipolygon of one.
+
+    The bytes :func:`multi_polygons` then ``shapely.to_wkb`` would give, without making the
+    multipolygons: the polygon's WKB after the head of a multipolygon of one part.
+    ``kinds``: the geometries' type ids.
+    """
+    import shapely
+
+    wkb = shapely.to_wkb(geometries, byte_order=1)
+    single = np.flatnonzero(kinds == _POLYGON)
+    if single.size:
+        wkb[single] = [_MULTI_OF_ONE + one for one in wkb[single]]
+    return wkb
 
 
 def multi_polygons(geometries: np.ndarray) -> np.ndarray:

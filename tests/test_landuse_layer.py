@@ -9,7 +9,14 @@ import pytest
 import shapely
 
 from geo.indicators import split_pieces
-from geo.landuse_layer import PIECES_SCHEMA, PiecesSpill, pieces_layer, pieces_table
+from geo.landuse_layer import (
+    PIECES_SCHEMA,
+    PiecesSpill,
+    _polygonal,
+    _polygonal_all,
+    pieces_layer,
+    pieces_table,
+)
 
 
 def _commune(unit: str, hamlet: str, fids: list[int], geometries: list) -> gpd.GeoDataFrame:
@@ -114,3 +121,26 @@ def test_cut_parts_keep_only_their_polygons():
     assert shapely.get_type_id(kept).tolist() == [3, 3, 3]
     assert shapely.area(kept).tolist() == [1.0, 2.0, 0.0]
     assert kept[2].is_empty
+
+
+def test_the_polygons_of_intersections_kept_at_once_are_those_kept_one_by_one():
+    square, other = shapely.box(0, 0, 10, 10), shapely.box(20, 0, 30, 10)
+    line, point = shapely.LineString([(10, 0), (10, 10)]), shapely.Point(40, 40)
+    pieces = np.array(
+        [
+            square,
+            shapely.MultiPolygon([square, other]),
+            shapely.GeometryCollection([square, line]),  # one polygon and a sliver line
+            shapely.GeometryCollection([line, point]),  # nothing polygonal: empty
+            shapely.GeometryCollection([square, other, line]),  # two polygons: their union
+            shapely.GeometryCollection([square, shapely.box(10, 0, 20, 10)]),  # touching
+            shapely.GeometryCollection([point, shapely.MultiPolygon([square, other])]),
+            shapely.GeometryCollection([other]),
+        ],
+        dtype=object,
+    )
+    at_once = _polygonal_all(pieces)
+    one_by_one = [_polygonal(piece) for piece in pieces]
+    assert shapely.to_wkb(at_once).tolist() == shapely.to_wkb(one_by_one).tolist()
+    assert shapely.area(at_once).tolist() == [100.0, 200.0, 100.0, 0.0, 200.0, 200.0, 200.0, 100.0]
+    assert pieces[2].geom_type == "GeometryCollection"  # the input is left as it was

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyogrio
@@ -193,3 +194,27 @@ def test_a_frozen_application_writes_the_layer_itself(sample, tmp_path, monkeypa
     assert not started.later  # every layer already written
     started.wait()
     assert len(geopackage_layers(tmp_path / "results.gpkg")["landuse_by_hamlet"]) == 1397
+
+
+def test_polygons_made_multi_in_wkb_are_the_bytes_of_multipolygons():
+    holed = shapely.Polygon(
+        [(0, 0), (10, 0), (10, 10), (0, 10)], [[(2, 2), (4, 2), (4, 4), (2, 4)]]
+    )
+    geometries = np.array(
+        [
+            shapely.box(0, 0, 1, 1),
+            holed,
+            shapely.MultiPolygon([shapely.box(20, 0, 30, 10), shapely.box(40, 0, 50, 10)]),
+            shapely.Polygon(),  # empty
+            shapely.MultiPolygon(),
+            shapely.box(0.1, 0.2, 1e6 + 0.3, 2e6 + 0.4),
+        ],
+        dtype=object,
+    )
+    kinds = shapely.get_type_id(geometries)
+    ours = layer_writer.multi_polygon_wkb(geometries, kinds)
+    theirs = shapely.to_wkb(layer_writer.multi_polygons(geometries), byte_order=1)
+    assert ours.tolist() == theirs.tolist()
+    back = shapely.from_wkb(ours)
+    assert shapely.get_type_id(back).tolist() == [6, 6, 6, 6, 6, 6]
+    assert shapely.equals(back[1], holed)
