@@ -481,15 +481,17 @@ def _sums(
     parcel, zone, area = split.item, split.zone, split.amount
     if parcel.size == 0:
         return pd.DataFrame({"zone": [], "code": [], "km2": []})
-    codes = layer["code"].fillna("?").to_numpy()[parcel]
-    pieces = pd.DataFrame({"zone": zone, "code": codes, "km2": area / indicators.M2_PER_KM2})
-    by_code = pieces.pivot_table(index="zone", columns="code", values="km2", aggfunc="sum")
-    rows, cols = np.nonzero(by_code.notna().to_numpy())
+    code_at, codes = pd.factorize(layer["code"].fillna("?"), sort=True)
+    # each zone and code's pieces added in their order (pandas' compensated sum, as the
+    # whole-layer run's landuse_table adds them), by zone, then code
+    key = zone.astype(np.int64) * len(codes) + code_at[parcel]
+    sums = pd.Series(area / indicators.M2_PER_KM2).groupby(key, sort=True).sum()
+    found = sums.index.to_numpy()
     return pd.DataFrame(
         {
-            "zone": zones.index.to_numpy()[by_code.index.to_numpy(dtype="int64")[rows]],
-            "code": by_code.columns.to_numpy(dtype=object)[cols],
-            "km2": by_code.to_numpy(dtype="float64")[rows, cols],
+            "zone": zones.index.to_numpy()[found // len(codes)],
+            "code": np.asarray(codes, dtype=object)[found % len(codes)],
+            "km2": sums.to_numpy(dtype="float64"),
         }
     )
 
