@@ -24,7 +24,7 @@ the parcels is a sum per zone, so the parcels need not be in memory together:
    (its *owner*); the parcels no chunk owns (outside every mask, or without
    geometry) are read by id at the end, in batches, for their findings.
 
-Chunks run here one after the other (:func:`run_serial`) or on a dask cluster
+Chunks run here, two at a time on threads (:func:`run_serial`), or on a dask cluster
 (:func:`geo.distributed.run_dask`). Parcels are processed in the layer's order,
 and split by the hamlets once, as a whole-layer run splits them, so each zone's
 sums add the same numbers in the same order: the tables are identical
@@ -42,7 +42,9 @@ import re
 import resource
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
@@ -51,7 +53,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from geo import coverage, dasymetric, indicators
+from geo import coverage, dasymetric, indicators, parallel
 from geo.engines import Plan
 from geo.errors import GeoInputError
 from geo.join import assign_hamlets, join_table
@@ -435,13 +437,38 @@ def run_chunks(task: Task, chunks: Sequence[Chunk]) -> list[ChunkResult]:
 def run_serial(
     task: Task, chunks: list[Chunk], sink: ResultSink | None = None
 ) -> tuple[list[ChunkResult], int]:
-    """Process every chunk here, one at a time (each result to ``sink`` first); one partition."""
-    results = []
-    for chunk in chunks:
-        result = process_chunk(task, chunk)
+    """Process every chunk here, in order (each result to ``sink`` first); one partition.
+
+    Up to :data:`geo.parallel.THREADS` chunks are processed at once, on threads:
+    a commune's chunk is too small for its own intersections to be shared
+    between threads, and its reads and GEOS work leave the interpreter free.
+    Results are taken in the chunks' order, so at most that many communes'
+    parcels, and the results waiting behind the oldest, are in memory.
+    """
+    results: list[ChunkResult] = []
+    threads = max(1, min(parallel.THREADS, len(chunks)))
+
+    def take(result: ChunkResult) -> None:
         if sink is not None:
             sink(result)
         results.append(result)
+
+    if threads == 1:
+        for chunk in chunks:
+            take(process_chunk(task, chunk))
+        return results, 1
+    with ThreadPoolExecutor(threads) as pool:
+        running: deque[Future[ChunkResult]] = deque()
+        try:
+            for chunk in chunks:
+                running.append(pool.submit(process_chunk, task, chunk))
+                if len(running) >= threads:
+                    take(running.popleft().result())
+            while running:
+                take(running.popleft().result())
+        finally:
+            for future in running:
+                future.cancel()
     return results, 1
 
 

@@ -7,6 +7,7 @@ dtypes, values, geometries and findings as the default run.
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,7 +19,7 @@ from conftest import VN2000_TN, assert_same_geopackage, load_generator, square
 from shapely.geometry import Polygon
 
 import geo
-from geo import chunked, engines, webmap
+from geo import chunked, engines, parallel, webmap
 from geo.errors import GeoInputError, LayerReadError, NoCrsError
 from geo.outputs import write_csv, write_outputs
 from geo.read import layer_bounds, read_layer, read_window
@@ -298,13 +299,25 @@ def test_per_unit_reads_on_geoparquet_give_the_same_results(tiny_project, coveri
     ].tolist() == ["#6", "#11"]
 
 
-def test_per_unit_reads_on_generated_communes(tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_per_unit_reads_on_generated_communes(tmp_path, monkeypatch, threads):
     generate = load_generator()
     folder, _ = generate.ensure(generate.TINY, tmp_path, seed=5)
     project = geo.load_project(folder)
     whole = geo.run(project)
+    # communes one after the other, or two at a time on threads: the same results
+    monkeypatch.setattr(parallel, "THREADS", threads)
+    started = []
+    real = chunked.process_chunk
+    monkeypatch.setattr(
+        chunked,
+        "process_chunk",
+        lambda task, chunk: started.append(threading.current_thread().name) or real(task, chunk),
+    )
     per_unit = geo.run(project, parcels_in_memory=100)  # 600 parcels: per unit
     assert_same_run(whole, per_unit)  # one split by the hamlets in both: identical
+    assert len(started) == 2  # two communes
+    assert all((name == "MainThread") is (threads == 1) for name in started)
     assert engines.plan(project, parcels_in_memory=600).per_unit is False
     assert engines.plan(project, parcels_in_memory=599).per_unit is True
 
