@@ -35,6 +35,9 @@ _POLYGON, _MULTIPOLYGON = 3, 6
 BATCH_ROWS = 65_536
 """Features per Arrow batch of a lazily encoded layer (``arrow_layer(..., lazy=True)``)."""
 
+_END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+"""The end-of-stream marker of the Arrow IPC stream format (a continuation, length 0)."""
+
 SCRATCH_PRAGMAS = {"OGR_SQLITE_SYNCHRONOUS": "OFF", "OGR_SQLITE_JOURNAL": "OFF"}
 """SQLite settings of the child: no journal, no sync at each commit. Safe because it writes
 into a staging file that is discarded if it fails; the parent's later commits (the other
@@ -254,13 +257,26 @@ class LayerWrite:
         self._batches.put(None)
 
     def _send(self, schema: pa.Schema) -> None:
-        """Write the queued batches to the child's stdin (the pipe's writes release the GIL)."""
+        """Write the queued batches to the child's stdin as an Arrow IPC stream.
+
+        Each batch goes down the pipe in one write (its IPC message, made in
+        memory): the writer then takes the GIL once a batch, not once for each
+        of its buffers while the caller's thread encodes the next batch (which
+        held the child back by up to a second at L). Dictionary columns need
+        messages of their own: pyarrow's stream writer sends those.
+        """
         stdin = self.process.stdin
         assert stdin is not None
         try:
-            with pa.ipc.new_stream(stdin, schema) as stream:
+            if any(pa.types.is_dictionary(field.type) for field in schema):
+                with pa.ipc.new_stream(stdin, schema) as stream:
+                    while (batch := self._batches.get()) is not None:
+                        stream.write_batch(batch)
+            else:
+                stdin.write(schema.serialize())
                 while (batch := self._batches.get()) is not None:
-                    stream.write_batch(batch)
+                    stdin.write(batch.serialize())
+                stdin.write(_END_OF_STREAM)
         except (OSError, ValueError, pa.ArrowException) as error:  # the child is gone
             self._failed.append(error)
             while self._batches.get() is not None:  # drop the rest

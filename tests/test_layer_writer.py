@@ -218,3 +218,21 @@ def test_polygons_made_multi_in_wkb_are_the_bytes_of_multipolygons():
     back = shapely.from_wkb(ours)
     assert shapely.get_type_id(back).tolist() == [6, 6, 6, 6, 6, 6]
     assert shapely.equals(back[1], holed)
+
+
+def test_the_child_receives_dictionary_columns_too(tmp_path):
+    # a batch's own IPC message carries no dictionary: such columns go through pyarrow's
+    # stream writer, the others one message a batch
+    frame = gpd.GeoDataFrame(
+        {"code": pd.Categorical(["LUA", "ONT", "LUA"]), "parcel": [1, 2, 3]},
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.box(2, 0, 3, 1)],
+        crs=9213,
+    )
+    layer = layer_writer.arrow_layer(frame, lazy=True)
+    assert pa.types.is_dictionary(layer.table.schema.field("code").type)
+    path = tmp_path / "results.gpkg"
+    layer_writer.LayerWrite(layer, path, "landuse_by_hamlet").wait()
+    back = pyogrio.read_dataframe(path, layer="landuse_by_hamlet")
+    assert back["code"].tolist() == ["LUA", "ONT", "LUA"]
+    assert back["parcel"].tolist() == [1, 2, 3]
+    assert shapely.area(back.geometry.to_numpy()).tolist() == [1.0, 1.0, 1.0]
