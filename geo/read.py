@@ -258,13 +258,19 @@ def layer_info(spec: LayerSpec) -> dict[str, object]:
         ) from error
 
 
+_warnings_lock = threading.RLock()
+"""Held while a read records its warnings (:func:`_read`)."""
+
+
 def _read(spec: LayerSpec, engine: str, options: dict[str, object]) -> gpd.GeoDataFrame:
     if engine not in READ_ENGINES:
         raise ValueError(f"engine: {engine!r} is not one of {', '.join(READ_ENGINES)}")
     where = f"{spec.key}.path = {spec.path}"
     _check_file(spec.path, where)
     notes: list[Note] = []
-    with warnings.catch_warnings(record=True) as caught:
+    # catch_warnings swaps process-wide state: reads on threads (a per-commune run's
+    # communes) take turns, so each records its own warnings
+    with _warnings_lock, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if spec.path.suffix.lower() in PARQUET_SUFFIXES:
             frame = _read_parquet(spec.path, where, options)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,7 +22,7 @@ from conftest import VN2000_TN, assert_same_geopackage, load_generator, square
 from shapely.geometry import Polygon
 
 import geo
-from geo import chunked, engines, parallel, webmap
+from geo import chunked, engines, parallel, read, webmap
 from geo.errors import GeoInputError, LayerReadError, NoCrsError
 from geo.outputs import write_csv, write_outputs
 from geo.read import layer_bounds, read_layer, read_window
@@ -503,3 +506,26 @@ def test_per_unit_with_no_parcel_in_any_unit_writes_the_same_empty_layer(tiny_pr
     layers = assert_same_geopackage(whole, per_unit, tmp_path)
     assert layers["landuse_by_hamlet"].empty  # the layer is there, with its columns
     assert "parcel" in layers["landuse_by_hamlet"].columns
+
+
+def test_reads_on_threads_each_record_their_own_warnings(tiny_project, monkeypatch):
+    # a per-commune run reads communes on two threads; Python's warning filters are
+    # process-wide, so each read must still note only the warnings it raised itself
+    real = read._read_gdal
+
+    def warning_read(spec, where, notes, options):
+        warnings.warn(f"start {spec.key}", stacklevel=1)
+        time.sleep(0.05)  # the other thread's read starts meanwhile
+        frame = real(spec, where, notes, options)
+        warnings.warn(f"end {spec.key}", stacklevel=1)
+        return frame
+
+    monkeypatch.setattr(read, "_read_gdal", warning_read)
+    project = geo.load_project(tiny_project)
+    specs = [project.layers["units"], project.layers["hamlets"], project.layers["landuse"]]
+    with ThreadPoolExecutor(3) as pool:
+        frames = list(pool.map(read_layer, specs))
+    for spec, frame in zip(specs, frames, strict=True):
+        noted = [note[3] for note in read.read_notes(frame) if note[2] == "read_warning"]
+        name = spec.path.name
+        assert noted == [f"{name}: start {spec.key}", f"{name}: end {spec.key}"]
