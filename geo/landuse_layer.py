@@ -28,7 +28,7 @@ import shapely
 
 from geo import parallel
 from geo.indicators import Pieces
-from geo.layer_writer import ArrowLayer, arrow_layer, crs_text, multi_polygons
+from geo.layer_writer import ArrowLayer, arrow_layer, crs_text, polygons_made_multi
 from geo.resources import landuse_codes
 
 _POLYGON, _MULTIPOLYGON = 3, 6
@@ -288,9 +288,9 @@ def _finished(batch: pa.RecordBatch, parcel: np.ndarray, *, multi: bool) -> pa.R
     """Give a spilled batch its parcels' numbers, and its polygons multi when the layer is."""
     columns = dict(zip(batch.schema.names, batch.columns, strict=True))
     columns["parcel"] = pa.array(parcel, type=pa.int64())
-    if multi:
-        geometries = shapely.from_wkb(columns["geometry"].to_numpy(zero_copy_only=False))
-        columns["geometry"] = pa.array(shapely.to_wkb(multi_polygons(geometries)), pa.binary())
+    if multi:  # in the WKB pieces_table wrote, without decoding it
+        wkb = columns["geometry"].to_numpy(zero_copy_only=False)
+        columns["geometry"] = pa.array(polygons_made_multi(wkb), pa.binary())
     return pa.record_batch(list(columns.values()), schema=PIECES_SCHEMA)
 
 

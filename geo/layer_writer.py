@@ -148,33 +148,35 @@ def crs_text(crs: object) -> str:
 _MULTI_OF_ONE = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"
 """The head of a little-endian WKB MultiPolygon of one part (its polygon follows)."""
 
+_POLYGON_HEAD = b"\x01\x03\x00\x00\x00"
+"""The head of a little-endian 2D WKB Polygon."""
+
 
 def multi_polygon_wkb(geometries: np.ndarray, kinds: np.ndarray) -> np.ndarray:
     """Return little-endian WKB of the geometries with each polygon made a multipolygon of one.
 
-    The bytes :func:`multi_polygons` then ``shapely.to_wkb`` would give, without making the
-    multipolygons: the polygon's WKB after the head of a multipolygon of one part.
-    ``kinds``: the geometries' type ids.
+    ``kinds``: the geometries' type ids. The polygons are not made into new
+    multipolygons: their WKB is put after the head of a multipolygon of one part
+    (:func:`polygons_made_multi`), the bytes ``shapely.to_wkb`` gives of one.
     """
     import shapely
 
-    wkb = shapely.to_wkb(geometries, byte_order=1)
-    single = np.flatnonzero(kinds == _POLYGON)
-    if single.size:
-        wkb[single] = [_MULTI_OF_ONE + one for one in wkb[single]]
+    return polygons_made_multi(shapely.to_wkb(geometries, byte_order=1), kinds == _POLYGON)
+
+
+def polygons_made_multi(wkb: np.ndarray, single: np.ndarray | None = None) -> np.ndarray:
+    """Put the head of a multipolygon of one part before each polygon's little-endian WKB.
+
+    ``single`` says which items are polygons; by default read from their
+    heads (the WKB :func:`arrow_layer` writes: little-endian, 2D). Modified
+    in place and returned.
+    """
+    if single is None:
+        single = np.fromiter((one[:5] == _POLYGON_HEAD for one in wkb), dtype=bool, count=len(wkb))
+    at = np.flatnonzero(single)
+    if at.size:
+        wkb[at] = [_MULTI_OF_ONE + one for one in wkb[at]]
     return wkb
-
-
-def multi_polygons(geometries: np.ndarray) -> np.ndarray:
-    """Return the geometries with each polygon made a multipolygon of one part."""
-    import shapely
-
-    single = shapely.get_type_id(geometries) == _POLYGON
-    if not single.any():
-        return geometries
-    out = np.asarray(geometries, dtype=object).copy()
-    out[single] = shapely.multipolygons(out[single].reshape(-1, 1))
-    return out
 
 
 def _arrow_column(column: pd.Series) -> pa.Array:
