@@ -511,16 +511,14 @@ def _sums(
     if parcel.size == 0:
         return pd.DataFrame({"zone": [], "code": [], "km2": []})
     code_at, codes = pd.factorize(layer["code"].fillna("?"), sort=True)
-    # each zone and code's pieces added in their order (pandas' compensated sum, as the
-    # whole-layer run's landuse_table adds them), by zone, then code
-    key = zone.astype(np.int64) * len(codes) + code_at[parcel]
-    sums = pd.Series(area / indicators.M2_PER_KM2).groupby(key, sort=True).sum()
-    found = sums.index.to_numpy()
+    found, km2 = indicators.sum_by_key(  # by zone, then code, as landuse_table sums them
+        area / indicators.M2_PER_KM2, zone.astype(np.int64) * len(codes) + code_at[parcel]
+    )
     return pd.DataFrame(
         {
             "zone": zones.index.to_numpy()[found // len(codes)],
             "code": np.asarray(codes, dtype=object)[found % len(codes)],
-            "km2": sums.to_numpy(dtype="float64"),
+            "km2": km2,
         }
     )
 

@@ -741,12 +741,10 @@ def landuse_table(areas: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     known = (code_at >= 0) & (zone >= 0) & (zone < len(index))
     column = np.full(len(codes), -1)
     column[present] = np.arange(present.size)
-    # each zone and code's pieces added in their order (pandas' compensated sum, as a
-    # pivot table adds them), into a zones × codes grid with 0 where there is none
-    key = zone[known] * present.size + column[code_at[known]]
-    sums = pd.Series(km2[known]).groupby(key, sort=True).sum()
+    # each zone and code's sum into a zones × codes grid, 0 where there is none
+    keys, sums = sum_by_key(km2[known], zone[known] * present.size + column[code_at[known]])
     by_code = np.zeros((len(index), present.size))
-    by_code.flat[sums.index.to_numpy()] = sums.to_numpy()
+    by_code.flat[keys] = sums
     names = [str(codes[c]) for c in present]
     table = landuse_codes()
     columns: dict[str, np.ndarray] = {
@@ -761,6 +759,17 @@ def landuse_table(areas: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
             share = _row_sums(by_code, members) / covered * 100.0
             columns[f"{group}_share_pct"] = np.where(covered > 0, share, np.nan)
     return pd.DataFrame(columns, index=index)
+
+
+def sum_by_key(values: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Add up ``values`` by integer ``key``: the keys found (sorted) and their sums.
+
+    Each key's values are added in their order with pandas' compensated sum, as
+    a pivot table adds them: the whole-layer run and the per-commune runs
+    (:mod:`geo.chunked`) sum land-use areas this way, so their tables agree.
+    """
+    sums = pd.Series(values).groupby(key, sort=True).sum()
+    return sums.index.to_numpy(), sums.to_numpy(dtype="float64")
 
 
 def _row_sums(values: np.ndarray, columns: Sequence[int]) -> np.ndarray:
