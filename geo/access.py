@@ -255,11 +255,26 @@ def nearest_distance_m(origins: np.ndarray, facilities: np.ndarray) -> np.ndarra
     ...                    np.array([shapely.Point(300, 400), shapely.Point(0, 900)]))
     array([500.])
     """
+    return _nearest_distance_m(origins, facilities)
+
+
+def _nearest_distance_m(
+    origins: np.ndarray, facilities: np.ndarray, origin_xy: np.ndarray | None = None
+) -> np.ndarray:
+    """Measure as :func:`nearest_distance_m` does.
+
+    ``origin_xy``: the origins' :func:`_xy` when they are points, made once by
+    a caller measuring several kinds of facility.
+    """
     result = np.full(len(origins), np.nan)
     if len(origins) == 0 or len(facilities) == 0:
         return result
-    if len(origins) >= KDTREE_MIN_ORIGINS and _points(origins) and _points(facilities):
-        return _point_distance_m(_xy(origins), facilities)
+    if (
+        len(origins) >= KDTREE_MIN_ORIGINS
+        and (origin_xy is not None or _points(origins))
+        and _points(facilities)
+    ):
+        return _point_distance_m(_xy(origins) if origin_xy is None else origin_xy, facilities)
     index, _, distance = _nearest(shapely.STRtree(facilities), origins)
     result[index] = distance
     return result
@@ -468,11 +483,7 @@ def piece_distances(
     result = pd.DataFrame(index=pieces.index)
     for kind in kinds:
         points = shapely.get_parts(facilities.geometry.to_numpy()[kind_of == kind])
-        result[f"dist_{kind}_m"] = (
-            _point_distance_m(origin_xy, points)
-            if origin_xy is not None and len(points) and _points(points)
-            else nearest_distance_m(origins, points)
-        )
+        result[f"dist_{kind}_m"] = _nearest_distance_m(origins, points, origin_xy)
         if snapped is not None and isinstance(network, RoadGraph):
             result[f"netdist_{kind}_m"] = _network_distance(network, snapped, points)
         elif network is not None:
