@@ -417,10 +417,12 @@ def _polygon_pairs(
     grid = _Grid(shapely.total_bounds(zones), bounds)
     marked = grid.marked(low, high)
     first, last = grid.cell(bounds[:, :2]), grid.cell(bounds[:, 2:])
-    within = (last >= 0).all(axis=1) & (first < grid.shape).all(axis=1)  # else: no zone
-    if not within.all():
+    nx, ny = grid.shape
+    # column by column: (a >= 0).all(axis=1) on a million rows took 12 times as long
+    within = (last[:, 0] >= 0) & (last[:, 1] >= 0) & (first[:, 0] < nx) & (first[:, 1] < ny)
+    if not within.all():  # else: no zone
         positions, first, last = positions[within], first[within], last[within]
-    whole = (first >= 0).all(axis=1) & (last < grid.shape).all(axis=1)  # box inside the grid
+    whole = (first[:, 0] >= 0) & (first[:, 1] >= 0) & (last[:, 0] < nx) & (last[:, 1] < ny)
     first = np.maximum(first, 0)
     last = np.minimum(last, np.array(grid.shape) - 1)
     clear = (grid.count(marked, first, last) == 0) & whole
@@ -482,17 +484,19 @@ def _crossing(
     ``tree`` holds the polygons at positions ``members``; the segments are
     those of :func:`_segments` (ordered by x), each tested (``intersects``,
     on threads) against the polygons whose boxes its box meets, a strip at a
-    time (:data:`CROSSING_STRIPS`, :data:`STRIP_SEGMENTS`). Each strip yields
-    its keys not yielded before, sorted; together, each key once.
+    time (:data:`CROSSING_STRIPS`, :data:`STRIP_SEGMENTS`); a strip's lines
+    are made when it is reached, so the first pairs come out sooner. Each
+    strip yields its keys not yielded before, sorted; together, each key once.
     """
-    segment, first, zone = segments
+    ends, first, zone = segments
     seen = np.empty(0, dtype=np.int64)
-    strips = min(CROSSING_STRIPS, max(1, len(segment) // max(STRIP_SEGMENTS, 1)))
-    cuts = np.linspace(0, len(segment), strips + 1).round().astype(np.intp)
+    strips = min(CROSSING_STRIPS, max(1, len(ends) // max(STRIP_SEGMENTS, 1)))
+    cuts = np.linspace(0, len(ends), strips + 1).round().astype(np.intp)
     for low, high in itertools.pairwise(np.unique(cuts)):
-        line, member = tree.query(segment[low:high])
-        line += low
+        segment = np.asarray(shapely.linestrings(ends[low:high]), dtype=object)
+        line, member = tree.query(segment)
         meets = parallel.map_slices(shapely.intersects, segment[line], tree.geometries[member])
+        line += low
         line, member = line[meets], member[meets]
         shares = first[line + 1] - first[line]  # the zones sharing each segment
         at = np.repeat(first[line] - np.cumsum(shares) + shares, shares)
@@ -503,7 +507,9 @@ def _crossing(
         if seen.size:
             keys = keys[~_sorted_has(seen, keys)]
         if keys.size:
-            seen = np.union1d(seen, keys)
+            # two sorted runs, no key in both: a stable sort merges them in linear time
+            # (np.union1d sorted all of them again at every strip: 0.15 s of 8 at L)
+            seen = np.sort(np.concatenate([seen, keys]), kind="stable")
             yield keys
 
 
@@ -538,7 +544,7 @@ def _held(
 def _segments(
     xy: np.ndarray, start: np.ndarray, seg_zone: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the distinct boundary segments as lines, and the zones holding each.
+    """Return the distinct boundary segments' ends, and the zones holding each.
 
     Segment ``k`` runs from ``xy[start[k]]`` to ``xy[start[k] + 1]`` on a
     boundary of zone ``seg_zone[k]``; a segment and its reverse are the same
@@ -550,10 +556,10 @@ def _segments(
 
     Returns
     -------
-    lines : numpy.ndarray of LineString
-        One two-point line per distinct segment.
+    ends : numpy.ndarray of float, shape (n, 2, 2)
+        The two ends (x, y) of each distinct segment.
     first : numpy.ndarray of int
-        ``len(lines) + 1`` offsets: line ``u`` belongs to the zones
+        ``n + 1`` offsets: segment ``u`` belongs to the zones
         ``zone[first[u]:first[u + 1]]``.
     zone : numpy.ndarray of int
     """
@@ -569,8 +575,7 @@ def _segments(
     low, high = low[order], high[order]
     new = np.r_[True, ((low[1:] != low[:-1]) | (high[1:] != high[:-1])).any(axis=1)]
     first = np.r_[np.flatnonzero(new), order.size]
-    lines = shapely.linestrings(np.stack([low[new], high[new]], axis=1))
-    return np.asarray(lines, dtype=object), first, seg_zone[order]
+    return np.stack([low[new], high[new]], axis=1), first, seg_zone[order]
 
 
 class _Grid:
