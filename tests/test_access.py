@@ -377,3 +377,63 @@ def test_largest_network_part_is_the_same_with_scipy_or_networkx(monkeypatch):
         )
     assert (kept["scipy"].edge_nodes == kept["networkx"].edge_nodes).all()
     assert kept["scipy"].graph.number_of_edges() == 2  # still there on demand
+
+
+def _grid_roads(cells: int = 6, spacing: float = 100.0) -> access.RoadGraph:
+    """Streets every ``spacing`` m each way: cells x cells blocks, pieces of ``spacing`` m."""
+    end = cells * spacing
+    streets = [line((0, i * spacing), (end, i * spacing)) for i in range(cells + 1)]
+    streets += [line((i * spacing, 0), (i * spacing, end)) for i in range(cells + 1)]
+    return access.road_graph(roads(*streets))
+
+
+def _points_around_the_grid(count: int = 3_000) -> np.ndarray:
+    rng = np.random.default_rng(8)
+    xy = rng.uniform(-80.0, 680.0, (count, 2))
+    # on a 50 m lattice: block centres (four streets as near), junctions and street points
+    xy[:400] = np.round(xy[:400] / 50.0) * 50.0
+    return shapely.points(xy + np.array([X0, Y0]))
+
+
+def test_snapping_on_the_kd_tree_is_geos_with_the_lowest_piece_among_ties(monkeypatch):
+    network, points = _grid_roads(), _points_around_the_grid()
+    monkeypatch.setattr(access, "KDTREE_MIN_ORIGINS", 10**9)
+    by_geos = access._snap(network, points)
+    monkeypatch.setattr(access, "KDTREE_MIN_ORIGINS", 1)
+    by_kd = access._snap(network, points)
+    _, _, proven = network.segment_index.nearest(access._xy(points))
+    assert proven.any() and not proven.all()  # both ways of finding the piece were taken
+    for kd, geos in zip(by_kd, by_geos, strict=True):
+        np.testing.assert_array_equal(kd, geos)
+    # every point's piece is the lowest-numbered of those at the least distance
+    distance = shapely.distance(network.edges[None, :], points[:, None])
+    nearest = distance == distance.min(axis=1, keepdims=True)
+    assert (by_kd.edge == nearest.argmax(axis=1)).all()
+    np.testing.assert_array_equal(by_kd.snap, distance.min(axis=1))
+    centre = np.flatnonzero(shapely.equals(points, at(250, 350)))[0]  # a block's centre
+    assert nearest[centre].sum() == 4 and by_kd.snap[centre] == 50.0
+
+
+def test_snapping_with_too_few_samples_falls_back_to_geos(monkeypatch):
+    # one sample looked at proves few pieces: the others are GEOS's, with the same answer
+    network, points = _grid_roads(), _points_around_the_grid()
+    monkeypatch.setattr(access, "KDTREE_MIN_ORIGINS", 10**9)
+    by_geos = access._snap(network, points)
+    monkeypatch.setattr(access, "KDTREE_MIN_ORIGINS", 1)
+    monkeypatch.setattr(access, "SNAP_NEIGHBOURS", 1)
+    _, _, proven = network.segment_index.nearest(access._xy(points))
+    assert proven.mean() < 0.5
+    for kd, geos in zip(access._snap(network, points), by_geos, strict=True):
+        np.testing.assert_array_equal(kd, geos)
+
+
+def test_segment_distance_is_geos_bit_for_bit():
+    rng = np.random.default_rng(8)
+    start = rng.uniform(0, 1_000, (5_000, 2)) + np.array([X0, Y0])
+    end = start + rng.normal(0, 40, (5_000, 2))
+    end[:100] = start[:100]  # segments of no length
+    xy = rng.uniform(0, 1_000, (5_000, 2)) + np.array([X0, Y0])
+    xy[100:200] = start[100:200] + (end[100:200] - start[100:200]) * 0.5  # on the segment
+    found = access._segment_distance(xy, start[:, None, :], end[:, None, :])[:, 0]
+    segments = shapely.linestrings(np.stack([start, end], axis=1))
+    np.testing.assert_array_equal(found, shapely.distance(shapely.points(xy), segments))
