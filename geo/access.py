@@ -250,9 +250,10 @@ def _graph(edges: np.ndarray, snap_tolerance_m: float, ignored_m: float) -> Road
     """Build the graph of noded road pieces: their ends, numbered, are its nodes."""
     if edges.size == 0:
         return RoadGraph(edges, np.empty((0, 2), dtype=int), snap_tolerance_m, ignored_m)
-    ends = np.column_stack(
-        [shapely.get_coordinates(shapely.get_point(edges, i)) for i in (0, -1)]
-    ).reshape(-1, 2)
+    xy = shapely.get_coordinates(edges)  # first and last of each piece: no Point made
+    last = np.cumsum(shapely.get_num_coordinates(edges)) - 1
+    first = np.r_[0, last[:-1] + 1]
+    ends = np.column_stack([xy[first], xy[last]]).reshape(-1, 2)
     _, node = np.unique(ends, axis=0, return_inverse=True)
     return RoadGraph(edges, node.reshape(-1, 2), snap_tolerance_m, ignored_m)
 
