@@ -402,7 +402,9 @@ def test_snapping_on_the_kd_tree_is_geos_with_the_lowest_piece_among_ties(monkey
     monkeypatch.setattr(access, "KDTREE_MIN_ORIGINS", 1)
     by_kd = access._snap(network, points)
     _, _, proven = network.segment_index.nearest(access._xy(points))
-    assert proven.any() and not proven.all()  # both ways of finding the piece were taken
+    # both ways of finding the piece were taken
+    assert proven.any()
+    assert not proven.all()
     for kd, geos in zip(by_kd, by_geos, strict=True):
         np.testing.assert_array_equal(kd, geos)
     # every point's piece is the lowest-numbered of those at the least distance
@@ -411,7 +413,8 @@ def test_snapping_on_the_kd_tree_is_geos_with_the_lowest_piece_among_ties(monkey
     assert (by_kd.edge == nearest.argmax(axis=1)).all()
     np.testing.assert_array_equal(by_kd.snap, distance.min(axis=1))
     centre = np.flatnonzero(shapely.equals(points, at(250, 350)))[0]  # a block's centre
-    assert nearest[centre].sum() == 4 and by_kd.snap[centre] == 50.0
+    assert nearest[centre].sum() == 4
+    assert by_kd.snap[centre] == 50.0
 
 
 def test_snapping_with_too_few_samples_falls_back_to_geos(monkeypatch):
