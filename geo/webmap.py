@@ -60,6 +60,7 @@ import shapely
 from branca.element import Figure, MacroElement
 from folium.template import Template
 
+from geo import parallel
 from geo.labels import (
     COLUMN_LABELS,
     CONFIDENCE_LABELS,
@@ -1116,12 +1117,14 @@ class _Landuse:
 def _prepare_landuse(landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) -> _Landuse:
     """Return the parcels with a geometry, their codes and the classes present (with totals)."""
     geoms = landuse.geometry.to_numpy()
-    valid = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    # on threads: a million parcels' emptiness and areas take 0.2 s on one
+    valid = ~shapely.is_missing(geoms) & ~parallel.map_slices(shapely.is_empty, geoms)
     factor, uniques = pd.factorize(landuse["code"], use_na_sentinel=True)
     names = np.array([_text(c) or "?" for c in [*uniques.tolist(), None]], dtype=object)
     codes = names[factor]  # the sentinel -1 picks the last name: "?"
     # area per code: summed per distinct value, then per name ("" and None are both "?")
-    area = np.bincount(factor[valid] + 1, weights=shapely.area(geoms[valid]), minlength=names.size)
+    parcel_m2 = parallel.map_slices(shapely.area, geoms[valid])
+    area = np.bincount(factor[valid] + 1, weights=parcel_m2, minlength=names.size)
     totals: dict[str, float] = {}
     for name, m2 in zip([names[-1], *names[:-1]], area.tolist(), strict=True):
         totals[name] = totals.get(name, 0.0) + m2
