@@ -77,10 +77,12 @@ def pieces_layer(
     if crossing.any():
         geometries[crossing] = _polygonal_all(_cut_parts(parcels, zone_geoms, pieces))
     # text columns taken from their few distinct values in Arrow: a million Python strings
-    # would take 0.15 s a column to convert
-    code_at, distinct = pd.factorize(
-        landuse["code"].astype(str).to_numpy()[parcel_index], use_na_sentinel=False
-    )
+    # would take 0.15 s a column to convert; the codes are factorized on the parcels, as
+    # they are (Arrow's hashing), and only their distinct values made text
+    code = landuse["code"]
+    parcel_code, uniques = pd.factorize(code, use_na_sentinel=False)
+    distinct = pd.Series(uniques, dtype=code.dtype).astype(str).to_numpy(dtype=object)
+    code_at = parcel_code[parcel_index]
     table = landuse_codes()
     groups = [table[c].group if c in table else "" for c in distinct]
     zone_ids = zones["id"].astype(str).to_numpy()
