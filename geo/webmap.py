@@ -508,10 +508,13 @@ def _simplify(geometries: np.ndarray, tolerance: float, *, as_coverage: bool = T
     """Simplify for display, in the layer's metres.
 
     Polygons that form a valid coverage are simplified together
-    (``coverage_simplify``), so neighbours keep their shared edges; otherwise
-    (overlaps, points, lines) each geometry is simplified on its own with its
-    topology preserved. ``as_coverage=False`` skips the coverage test (costly
-    on many vertices) for layers known not to be a valid coverage.
+    (``coverage_simplify``), so neighbours keep their shared edges; other
+    polygons one by one with their topology preserved; lines (and points) by
+    Douglas-Peucker: a line it makes cross itself does so within the tolerance,
+    where it is drawn the same, and keeping the topology took 10 times as long
+    (0.15-0.2 s for the 18,532 roads at L). ``as_coverage=False`` skips the
+    coverage test (costly on many vertices) for layers known not to be a valid
+    coverage.
 
     Polygons that simplifying one by one would not thin by at least
     :data:`_MIN_SIMPLIFY_GAIN` (small parcels of a few vertices: 7 % at
@@ -535,7 +538,10 @@ def _simplify(geometries: np.ndarray, tolerance: float, *, as_coverage: bool = T
         if shapely.coverage_is_valid(shown):
             out[present] = shapely.coverage_simplify(shown, tolerance)
             return out
-    out[present] = shapely.simplify(shown, tolerance, preserve_topology=True)
+    simplified = shown.copy()
+    simplified[polygonal] = shapely.simplify(shown[polygonal], tolerance, preserve_topology=True)
+    simplified[~polygonal] = shapely.simplify(shown[~polygonal], tolerance, preserve_topology=False)
+    out[present] = simplified
     return out
 
 
