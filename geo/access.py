@@ -348,7 +348,7 @@ def _nearest(
         (index, found), distance = tree.query_nearest(
             part, return_distance=True, all_matches=lowest
         )
-        if lowest:
+        if lowest and index.size:
             order = np.lexsort((found, index))
             first = order[np.r_[True, index[order][1:] != index[order][:-1]]]
             index, found, distance = index[first], found[first], distance[first]

@@ -440,3 +440,17 @@ def test_segment_distance_is_geos_bit_for_bit():
     found = access._segment_distance(xy, start[:, None, :], end[:, None, :])[:, 0]
     segments = shapely.linestrings(np.stack([start, end], axis=1))
     np.testing.assert_array_equal(found, shapely.distance(shapely.points(xy), segments))
+
+
+def test_the_lowest_nearest_piece_leaves_empty_points_out():
+    pieces = np.array([line((0, 0), (100, 0)), line((0, 20), (100, 20))])
+    tree = shapely.STRtree(pieces)
+    index, found, distance = access._nearest(tree, np.array([Point()]), lowest=True)
+    assert index.size == found.size == distance.size == 0
+    # a point midway between the two: both at 10 m, the first one
+    index, found, distance = access._nearest(
+        tree, np.array([Point(), at(50, 10), Point()]), lowest=True
+    )
+    assert index.tolist() == [1]
+    assert found.tolist() == [0]
+    assert distance.tolist() == [10.0]
