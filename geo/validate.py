@@ -11,7 +11,6 @@ repairs with their area change) and reprojects once.
 from __future__ import annotations
 
 import difflib
-import functools
 import math
 import re
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from pyproj.exceptions import CRSError, ProjError
 
 from geo import crs as vncrs
@@ -440,16 +439,6 @@ def _check_extent(
     )
 
 
-@functools.lru_cache(maxsize=16)
-def _to_lonlat(crs: CRS) -> Transformer:
-    """Return the transformer from ``crs`` to longitude and latitude, made once per CRS.
-
-    A project's layers share one CRS: 3 ms a layer saved. pyproj's transformers
-    may be used from several threads (since pyproj 3.1).
-    """
-    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-
-
 def _surely_inside(layer: gpd.GeoDataFrame, province: str | None) -> bool:
     """Whether the layer's whole extent lies inside the province (or Vietnam) box.
 
@@ -463,7 +452,7 @@ def _surely_inside(layer: gpd.GeoDataFrame, province: str | None) -> bool:
     if len(layer) == 0 or not np.isfinite(bounds).all():
         return False
     try:
-        transformer = _to_lonlat(layer.crs)
+        transformer = vncrs.lonlat_transformer(layer.crs)
         xmin, ymin, xmax, ymax = (float(v) for v in bounds)
         west, south, east, north = transformer.transform_bounds(
             xmin, ymin, xmax, ymax, densify_pts=21
