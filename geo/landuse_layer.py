@@ -143,9 +143,10 @@ def _cut_parts(parcels: np.ndarray, zones: np.ndarray, pieces: Pieces) -> np.nda
 
 
 def _polygonal_all(geometries: np.ndarray) -> np.ndarray:
-    """Keep the polygons of each intersection (:func:`_polygonal`), vectorised.
+    """Keep the polygons of each intersection (drop the lines and points it may hold).
 
-    A collection holding one polygon (a piece with a sliver line or point
+    A polygon or multipolygon is kept as it is; a collection holding none gets an
+    empty polygon; one holding one polygon (a piece with a sliver line or point
     beside it: most of them) gets that polygon, as a union of it alone would
     be; one holding more gets their union.
     """
@@ -168,16 +169,6 @@ def _polygonal_all(geometries: np.ndarray) -> np.ndarray:
             parts[first[position] : first[position] + count[position]]
         )
     return result
-
-
-def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
-    """Keep the polygons of an intersection (drop the lines and points it may hold)."""
-    kind = shapely.get_type_id(geometry)
-    if kind in (_POLYGON, _MULTIPOLYGON):
-        return geometry
-    parts = shapely.get_parts(geometry)
-    parts = parts[np.isin(shapely.get_type_id(parts), [_POLYGON, _MULTIPOLYGON])]
-    return shapely.union_all(parts) if parts.size else shapely.Polygon()
 
 
 class PiecesSpill:

@@ -12,7 +12,6 @@ from geo.indicators import split_pieces
 from geo.landuse_layer import (
     PIECES_SCHEMA,
     PiecesSpill,
-    _polygonal,
     _polygonal_all,
     pieces_layer,
     pieces_table,
@@ -121,6 +120,15 @@ def test_cut_parts_keep_only_their_polygons():
     assert shapely.get_type_id(kept).tolist() == [3, 3, 3]
     assert shapely.area(kept).tolist() == [1.0, 2.0, 0.0]
     assert kept[2].is_empty
+
+
+def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
+    """One intersection's polygons, one by one: the reference for _polygonal_all."""
+    if shapely.get_type_id(geometry) in (3, 6):
+        return geometry
+    parts = shapely.get_parts(geometry)
+    parts = parts[np.isin(shapely.get_type_id(parts), [3, 6])]
+    return shapely.union_all(parts) if parts.size else shapely.Polygon()
 
 
 def test_the_polygons_of_intersections_kept_at_once_are_those_kept_one_by_one():
