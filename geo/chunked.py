@@ -510,7 +510,7 @@ def _sums(
     parcel, zone, area = split.item, split.zone, split.amount
     if parcel.size == 0:
         return pd.DataFrame({"zone": [], "code": [], "km2": []})
-    code_at, codes = pd.factorize(layer["code"].fillna("?"), sort=True)
+    code_at, codes = indicators.landuse_code_numbers(layer)
     found, km2 = indicators.sum_by_key(  # by zone, then code, as landuse_table sums them
         area / indicators.M2_PER_KM2, zone.astype(np.int64) * len(codes) + code_at[parcel]
     )

@@ -710,8 +710,7 @@ def landuse_indicators(
     if pieces is None:
         pieces = split_pieces(landuse.geometry.to_numpy(), zones.geometry.to_numpy())
     parcel, zone, area = pieces.item, pieces.zone, pieces.amount
-    # the parcels' codes as numbers (a million Python strings would take 0.3 s at L)
-    code_at, codes = pd.factorize(landuse["code"].fillna("?"), sort=True)
+    code_at, codes = landuse_code_numbers(landuse)
     frame = pd.DataFrame(
         {
             "zone": zone,
@@ -764,6 +763,16 @@ def landuse_table(areas: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
             share = _row_sums(by_code, members) / covered * 100.0
             columns[f"{group}_share_pct"] = np.where(covered > 0, share, np.nan)
     return pd.DataFrame(columns, index=index)
+
+
+def landuse_code_numbers(landuse: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    """Return each parcel's land-use code as a number, and the codes (sorted).
+
+    A missing code is ``"?"``. Numbers, not a million Python strings (0.3 s at L),
+    for the whole-layer and the per-commune (:mod:`geo.chunked`) land-use sums.
+    """
+    code_at, codes = pd.factorize(landuse["code"].fillna("?"), sort=True)
+    return code_at, codes
 
 
 def sum_by_key(values: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
