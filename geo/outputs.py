@@ -25,6 +25,7 @@ import pyogrio
 import shapely
 
 from geo import layer_writer
+from geo._gc import collector_paused
 from geo._lock import STAGING_PREFIX, output_lock, remove_stale_staging, signals_deferred
 from geo.errors import GeoInputError, OutputError
 from geo.indicators import split_pieces
@@ -73,6 +74,7 @@ def default_out_dir(result: RunResult, base: Path | None = None) -> Path:
     return (base or Path.cwd()) / "maps" / slug(result.project.name)
 
 
+@collector_paused()
 def write_outputs(
     result: RunResult,
     out_dir: str | Path,

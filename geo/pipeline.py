@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from geo import access, coverage, dasymetric, engines, indicators, inputs
+from geo._gc import collector_paused
 from geo import criteria as crit
 from geo.crs import require_projected
 from geo.errors import CriteriaFileError, GeoInputError
@@ -116,6 +117,7 @@ class RunResult:
     landuse_parcels: gpd.GeoDataFrame | None = None
 
 
+@collector_paused()
 def run(
     project: Project,
     *,

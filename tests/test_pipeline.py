@@ -321,3 +321,51 @@ def test_the_tiny_project_split_once_equals_separate_splits(result):
             zones[columns].reset_index(drop=True), again[columns].reset_index(drop=True),
             rtol=1e-12,
         )  # fmt: skip
+
+
+def test_run_pauses_the_cycle_collector_and_resumes_it(tiny_project, monkeypatch, tmp_path):
+    import gc
+
+    seen = []
+    read_layers = pipeline._read_layers
+
+    def reading(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return read_layers(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_read_layers", reading)
+    project = geo.load_project(tiny_project)
+    assert gc.isenabled()
+    result = geo.run(project)
+    assert seen == [False]
+    assert gc.isenabled()
+
+    def failing(*args, **kwargs):
+        seen.append(gc.isenabled())
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(pipeline, "_read_layers", failing)
+    with pytest.raises(ValueError, match="stop here"):
+        geo.run(project)
+    assert seen == [False, False]
+    assert gc.isenabled()  # resumed after an error too
+    from geo import outputs
+
+    writing = []
+    write_csv = outputs.write_csv
+
+    def csv(*args, **kwargs):
+        writing.append(gc.isenabled())
+        return write_csv(*args, **kwargs)
+
+    monkeypatch.setattr(outputs, "write_csv", csv)
+    geo.write_outputs(result, tmp_path / "out")
+    assert writing
+    assert not any(writing)
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a caller that disabled it keeps it disabled
+        geo.write_outputs(result, tmp_path / "again")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
