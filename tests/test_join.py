@@ -60,3 +60,21 @@ def test_a_hamlet_outside_every_unit_is_refused():
     hamlets = layer(["in", "away"], [square(100, 100, 50, 50), square(5000, 5000, 50, 50)])
     with pytest.raises(ValidationError, match="hamlet away lies outside every unit"):
         assign_hamlets(hamlets, UNITS)
+
+
+def test_a_covering_unit_wins_over_a_unit_overlapping_it():
+    # B overlaps A by a 200 m strip: "covered" lies in A and half in B, "shared" in both
+    overlapping = layer(["A", "B"], [square(0, 0, 1000, 1000), square(800, 0, 1000, 1000)])
+    hamlets = layer(
+        ["covered", "beyond", "straddling"],
+        [
+            square(700, 100, 200, 100),  # covered by A (and 50 % in B): A, whole area
+            square(1500, 100, 200, 100),  # covered by B only
+            square(1720, 500, 200, 100),  # 40 % in B, the rest outside both
+        ],
+    )
+    assigned, findings = assign_hamlets(hamlets, overlapping)
+    assert assigned["unit_id"].tolist() == ["A", "B", "B"]
+    assert [(f.feature, f.kind, f.value) for f in findings] == [
+        ("straddling", "ambiguous_unit", pytest.approx(0.4))
+    ]
