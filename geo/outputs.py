@@ -364,8 +364,13 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
             and len(layer) >= BACKGROUND_MIN_PIECES
             and layer_writer.can_spawn()
         ):
+            known = None
+            if result.landuse_wkb is not None:  # the parcels no boundary cuts, as read
+                known = result.landuse_wkb.take(
+                    layer.geometry.to_numpy(), layer["parcel"].to_numpy() - 1
+                )
             pending.child = layer_writer.LayerWrite(
-                layer_writer.arrow_layer(layer, lazy=True), path, name
+                layer_writer.arrow_layer(layer, lazy=True, wkb=known), path, name
             )
             pending.later = {n: layers[n] for n in names[at + 1 :]}
             break

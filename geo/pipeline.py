@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 
 from geo import access, coverage, dasymetric, engines, indicators, inputs
-from geo._gc import collector_paused
 from geo import criteria as crit
+from geo._gc import collector_paused
 from geo.crs import require_projected
 from geo.errors import CriteriaFileError, GeoInputError
 from geo.join import assign_hamlets, join_table
+from geo.layer_writer import SourceWkb
 from geo.project import Project
-from geo.read import read_layer, read_table
+from geo.read import read_layer_wkb, read_table
 from geo.validate import Finding, validate_layer
 
 if TYPE_CHECKING:
@@ -95,6 +96,10 @@ class RunResult:
         its parcels (:data:`geo.chunked.MAP_PARCELS`): the validated parcels'
         ``code`` and geometry, in the layer's order, so the map is the one a
         whole-layer run draws.
+    landuse_wkb : geo.layer_writer.SourceWkb or None
+        The WKB ``landuse``'s parcels were read as, where validation left them
+        as read, so that ``results.gpkg`` writes the uncut ones without
+        encoding them again; None when the reader gave none.
     """
 
     project: Project
@@ -115,6 +120,7 @@ class RunResult:
     landuse_pieces: PiecesSpill | None = None
     landuse_summary: LanduseSummary | None = None
     landuse_parcels: gpd.GeoDataFrame | None = None
+    landuse_wkb: SourceWkb | None = None
 
 
 @collector_paused()
@@ -157,7 +163,7 @@ def run(
         from geo.chunked import run_per_unit
 
         return run_per_unit(project, plan)
-    layers, findings, network = _read_layers(project, plan.read_engine)
+    layers, findings, network, landuse_wkb = _read_layers(project, plan.read_engine)
     for table in project.tables.values():
         layers[table.joins], found = join_table(layers[table.joins], read_table(table), table)
         findings += found
@@ -201,6 +207,7 @@ def run(
         layers=layers,
         landuse=layers.get("landuse"),
         landuse_split=split,
+        landuse_wkb=landuse_wkb,
     )
 
 
@@ -217,6 +224,7 @@ def evaluate_criteria(
     landuse_pieces: PiecesSpill | None = None,
     landuse_summary: LanduseSummary | None = None,
     landuse_parcels: gpd.GeoDataFrame | None = None,
+    landuse_wkb: SourceWkb | None = None,
 ) -> RunResult:
     """Evaluate the criteria in force on units and hamlets with their indicators.
 
@@ -247,6 +255,8 @@ def evaluate_criteria(
         A per-commune run's parcel count and area per code, for the map.
     landuse_parcels : geopandas.GeoDataFrame, optional
         A per-commune run's parcels (code and geometry) for the map, when few.
+    landuse_wkb : geo.layer_writer.SourceWkb, optional
+        The WKB ``landuse``'s parcels were read as, for the outputs.
 
     Returns
     -------
@@ -301,6 +311,7 @@ def evaluate_criteria(
         landuse_pieces=landuse_pieces,
         landuse_summary=landuse_summary,
         landuse_parcels=landuse_parcels,
+        landuse_wkb=landuse_wkb,
     )
 
 
@@ -366,7 +377,12 @@ _ACCESS_LAYERS = frozenset({"hamlets", "landuse", "infrastructure", "roads"})
 
 def _read_layers(
     project: Project, engine: str
-) -> tuple[dict[str, gpd.GeoDataFrame], list[Finding], Future[access.RoadGraph] | None]:
+) -> tuple[
+    dict[str, gpd.GeoDataFrame],
+    list[Finding],
+    Future[access.RoadGraph] | None,
+    SourceWkb | None,
+]:
     """Read and validate the project's layers; start building the road graph.
 
     The land use is read last: its parcels are read (GDAL, then WKB decoding:
@@ -381,20 +397,28 @@ def _read_layers(
     findings : list of Finding
     network : concurrent.futures.Future of geo.access.RoadGraph, or None
         The road graph being built, when the run will measure access by road.
+    landuse_wkb : geo.layer_writer.SourceWkb or None
+        The WKB the land-use parcels were read as (:meth:`SourceWkb.matching`).
     """
     position = {role: at for at, role in enumerate(project.layers)}
     read: dict[str, gpd.GeoDataFrame] = {}
     found_in: dict[str, list[Finding]] = {}
     failed: dict[str, GeoInputError] = {}
-    network = None
+    network = landuse_wkb = None
     for role in sorted(project.layers, key=lambda role: role == "landuse"):
         if failed and position[role] > min(position[r] for r in failed):
             continue  # a layer before it in the project failed: its error comes first
         spec = project.layers[role]
         try:
+            raw, wkb = read_layer_wkb(spec, engine=engine, keep_wkb=role == "landuse")
             read[role], found_in[role] = validate_layer(
-                read_layer(spec, engine=engine), spec, project.crs, province=project.province
+                raw, spec, project.crs, province=project.province
             )
+            if wkb is not None:
+                landuse_wkb = SourceWkb.matching(
+                    raw.geometry.to_numpy(), wkb, read[role].geometry.to_numpy()
+                )
+            del raw, wkb  # the parcels as read (and their bytes, unless kept) go now
         except GeoInputError as error:
             failed[role] = error
             continue
@@ -403,7 +427,8 @@ def _read_layers(
     if failed:
         raise failed[min(failed, key=position.__getitem__)]
     layers = {role: read[role] for role in project.layers}
-    return layers, [finding for role in project.layers for finding in found_in[role]], network
+    findings = [finding for role in project.layers for finding in found_in[role]]
+    return layers, findings, network, landuse_wkb
 
 
 def _start_road_graph(roads: gpd.GeoDataFrame) -> Future[access.RoadGraph]:

@@ -24,6 +24,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
 import shapely.geometry
@@ -93,13 +94,48 @@ def read_layer(spec: LayerSpec, *, engine: str = "pyogrio") -> gpd.GeoDataFrame:
     ValueError
         If ``engine`` is not one of :data:`READ_ENGINES`.
     """
-    frame = _read(spec, engine, {})
+    return read_layer_wkb(spec, engine=engine, keep_wkb=False)[0]
+
+
+def read_layer_wkb(
+    spec: LayerSpec, *, engine: str = "pyogrio", keep_wkb: bool = True
+) -> tuple[gpd.GeoDataFrame, pa.ChunkedArray | None]:
+    """Read one layer as :func:`read_layer` does, and the WKB its geometries were decoded from.
+
+    Writing the same geometries again (``results.gpkg``'s parcels that no
+    zone boundary cuts) can then reuse these bytes instead of encoding them:
+    about 1 s at a million parcels (:class:`geo.layer_writer.SourceWkb`).
+
+    Parameters
+    ----------
+    spec : LayerSpec
+    engine : {"pyogrio", "fiona"}, default "pyogrio"
+    keep_wkb : bool, default True
+        False: return no WKB (:func:`read_layer`).
+
+    Returns
+    -------
+    frame : geopandas.GeoDataFrame
+        As :func:`read_layer` returns it.
+    wkb : pyarrow.ChunkedArray of binary, or None
+        Aligned with ``frame``: each feature's geometry as GDAL gave it. None
+        when the layer is not read through GDAL's Arrow interface (fiona, a
+        format other than GeoPackage, GeoParquet) or has date or JSON fields
+        (read by :func:`geopandas.read_file`, which converts those).
+
+    Raises
+    ------
+    LayerReadError, EmptyInputError, ValueError
+        As :func:`read_layer`.
+    """
+    kept: list[pa.ChunkedArray] = []
+    frame = _read(spec, engine, {}, kept if keep_wkb else None)
     if len(frame) == 0:
         raise EmptyInputError(
             f"{spec.key}.path = {spec.path}: the layer holds no features; fill it, or remove "
             f"[{spec.key}]"
         )
-    return frame
+    return frame, (kept[0] if kept else None)
 
 
 def read_window(
@@ -262,7 +298,12 @@ _warnings_lock = threading.RLock()
 """Held while a read records its warnings (:func:`_read`)."""
 
 
-def _read(spec: LayerSpec, engine: str, options: dict[str, object]) -> gpd.GeoDataFrame:
+def _read(
+    spec: LayerSpec,
+    engine: str,
+    options: dict[str, object],
+    wkb: list[pa.ChunkedArray] | None = None,
+) -> gpd.GeoDataFrame:
     if engine not in READ_ENGINES:
         raise ValueError(f"engine: {engine!r} is not one of {', '.join(READ_ENGINES)}")
     where = f"{spec.key}.path = {spec.path}"
@@ -277,7 +318,7 @@ def _read(spec: LayerSpec, engine: str, options: dict[str, object]) -> gpd.GeoDa
         elif engine == "fiona":
             frame = _read_fiona(spec, where, notes, options)
         else:
-            frame = _read_gdal(spec, where, notes, options)
+            frame = _read_gdal(spec, where, notes, options, wkb)
     notes += [
         (spec.role, "", "read_warning", f"{spec.path.name}: {_one_line(str(w.message))}", math.nan)
         for w in caught
@@ -530,8 +571,13 @@ def _not_utf8(spec: LayerSpec) -> Note:
 
 
 def _read_gdal(
-    spec: LayerSpec, where: str, notes: list[Note], options: dict[str, object]
+    spec: LayerSpec,
+    where: str,
+    notes: list[Note],
+    options: dict[str, object],
+    wkb: list[pa.ChunkedArray] | None = None,
 ) -> gpd.GeoDataFrame:
+    """Read through pyogrio; with ``wkb`` (a whole GeoPackage layer), append its WKB to it."""
     layer = _layer_name(spec, where, pyogrio.list_layers)
     suffix = spec.path.suffix.lower()
 
@@ -550,8 +596,11 @@ def _read_gdal(
         # plain reader (GDAL 3.12's FlatGeobuf Arrow stream crashes on null geometries).
         if suffix in ARROW_SUFFIXES:
             try:
-                frame = read(use_arrow=True)
+                kept = _read_arrow(spec.path, layer) if wkb is not None and not options else None
+                frame = read(use_arrow=True) if kept is None else kept[0]
                 _materialise_text(frame)
+                if kept is not None and wkb is not None:
+                    wkb.append(kept[1])
                 return frame
             except (ArrowException, UnicodeDecodeError):
                 notes.append(_not_utf8(spec))
@@ -565,6 +614,31 @@ def _read_gdal(
         raise LayerReadError(
             f"{where}: cannot read layer {layer!r} (damaged or truncated?): {_one_line(error)}"
         ) from error
+
+
+def _read_arrow(path: Path, layer: str) -> tuple[gpd.GeoDataFrame, pa.ChunkedArray] | None:
+    """Read a whole layer through GDAL's Arrow interface, keeping its geometries' WKB.
+
+    The frame is the one ``geopandas.read_file(..., use_arrow=True)`` makes
+    (pyogrio's conversion: the attributes by ``to_pandas``, the geometries
+    decoded from WKB); a layer with fields that conversion parses further
+    (dates, JSON) gives None, to be read by geopandas.
+    """
+    info = pyogrio.read_info(path, layer=layer)
+    if any(str(t).startswith("datetime") for t in info["dtypes"]) or any(
+        s == "OFSTJSON" for s in info.get("ogr_subtypes", ())
+    ):
+        return None
+    meta, table = pyogrio.read_arrow(path, layer=layer)
+    name = meta["geometry_name"] or "wkb_geometry"
+    wkb = table.column(name)
+    if isinstance(wkb.type, pa.ExtensionType):  # geoarrow.wkb: the bytes are its storage
+        wkb = pa.chunked_array([chunk.storage for chunk in wkb.chunks], wkb.type.storage_type)
+    attributes = table.drop_columns([name]).to_pandas()
+    del table
+    geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
+    frame = gpd.GeoDataFrame(attributes, geometry=geometry, crs=meta["crs"])
+    return frame, wkb
 
 
 def _read_fiona(

@@ -513,10 +513,10 @@ def test_reads_on_threads_each_record_their_own_warnings(tiny_project, monkeypat
     # process-wide, so each read must still note only the warnings it raised itself
     real = read._read_gdal
 
-    def warning_read(spec, where, notes, options):
+    def warning_read(spec, where, notes, options, *wkb):
         warnings.warn(f"start {spec.key}", stacklevel=1)
         time.sleep(0.05)  # the other thread's read starts meanwhile
-        frame = real(spec, where, notes, options)
+        frame = real(spec, where, notes, options, *wkb)
         warnings.warn(f"end {spec.key}", stacklevel=1)
         return frame
 

@@ -214,8 +214,7 @@ def test_polygons_made_multi_in_wkb_are_the_bytes_of_multipolygons():
     kinds = shapely.get_type_id(geometries)
     ours = layer_writer.multi_polygon_wkb(geometries, kinds)
     multi = [
-        shapely.multipolygons([g]) if k == 3 else g
-        for g, k in zip(geometries, kinds, strict=True)
+        shapely.multipolygons([g]) if k == 3 else g for g, k in zip(geometries, kinds, strict=True)
     ]
     theirs = shapely.to_wkb(np.array(multi, dtype=object), byte_order=1)
     assert ours.tolist() == theirs.tolist()
@@ -243,3 +242,147 @@ def test_the_child_receives_dictionary_columns_too(tmp_path):
     assert back["code"].tolist() == ["LUA", "ONT", "LUA"]
     assert back["parcel"].tolist() == [1, 2, 3]
     assert shapely.area(back.geometry.to_numpy()).tolist() == [1.0, 1.0, 1.0]
+
+
+# Parcels written again from the bytes they were read as (read_layer_wkb, SourceWkb)
+
+
+PARCELS_AT = (440_000.0, 2_390_000.0)
+"""Where the test parcels lie in VN-2000 TM-3 106°30' (in Thái Nguyên)."""
+
+
+def _parcels(tmp_path, *, with_date=False):
+    """A GeoPackage of five parcels in VN-2000 (no reprojection), one of them a bow-tie."""
+    from conftest import VN2000_TN
+
+    squares = [shapely.box(x, 0, x + 100, 100) for x in (0, 200, 400)]
+    bowtie = shapely.Polygon([(600, 0), (700, 100), (700, 0), (600, 100)])  # invalid
+    two = shapely.MultiPolygon([shapely.box(800, 0, 850, 50), shapely.box(900, 0, 950, 50)])
+    geometries = [shapely.MultiPolygon([g]) for g in [*squares, bowtie]] + [two]
+    geometries = list(shapely.transform(geometries, lambda xy: xy + PARCELS_AT))
+    frame = gpd.GeoDataFrame(
+        {"loai_dat": ["LUA", "ONT", None, "CLN", "ONT"], "so": [1, 2, 3, 4, 5]},
+        geometry=geometries,
+        crs=VN2000_TN,
+    )
+    if with_date:
+        frame["ngay"] = pd.to_datetime(["2025-01-01"] * 5)
+    path = tmp_path / "landuse.gpkg"
+    frame.to_file(path, layer="landuse", engine="pyogrio")
+    from geo.project import LayerSpec
+
+    return LayerSpec("landuse", path, None, {"code": "loai_dat"}), frame
+
+
+def test_read_layer_wkb_reads_the_layer_read_layer_reads_and_its_bytes(tmp_path):
+    from geo.read import read_layer, read_layer_wkb
+
+    spec, written = _parcels(tmp_path)
+    frame, wkb = read_layer_wkb(spec)
+    pd.testing.assert_frame_equal(frame, read_layer(spec))  # as geopandas reads it
+    assert frame.crs == written.crs
+    assert len(wkb) == 5
+    assert wkb.to_pylist() == list(shapely.to_wkb(written.geometry.to_numpy(), byte_order=1))
+    assert read_layer_wkb(spec, engine="fiona")[1] is None  # fiona gives no bytes
+    assert read_layer_wkb(spec, keep_wkb=False)[1] is None
+    (tmp_path / "dated").mkdir()
+    dated, _ = _parcels(tmp_path / "dated", with_date=True)
+    frame, wkb = read_layer_wkb(dated)  # a date field: geopandas converts it, no bytes kept
+    assert wkb is None
+    pd.testing.assert_frame_equal(frame, read_layer(dated))
+
+
+def test_source_wkb_keeps_the_bytes_of_the_parcels_validation_left_as_read(tmp_path):
+    from conftest import VN2000_TN
+
+    from geo.read import read_layer_wkb
+    from geo.validate import validate_layer
+
+    spec, _ = _parcels(tmp_path)
+    raw, wkb = read_layer_wkb(spec)
+    layer, findings = validate_layer(raw, spec, VN2000_TN)
+    assert [f.kind for f in findings] == ["geometry_repaired"]  # the bow-tie
+    source = layer_writer.SourceWkb.matching(
+        raw.geometry.to_numpy(), wkb, layer.geometry.to_numpy()
+    )
+    assert source.as_read.tolist() == [True, True, True, False, True]
+    parcels = layer.geometry.to_numpy()
+    cut = shapely.intersection(parcels[0], shapely.box(*PARCELS_AT, *np.add(PARCELS_AT, 50)))
+    geometries = np.array([parcels[1], cut, parcels[3], parcels[4], parcels[0]], dtype=object)
+    known = source.take(geometries, np.array([1, 0, 3, 4, 7]))
+    # the cut part, the repaired parcel and a position beyond the layer are not known
+    assert known.rows.tolist() == [1, -1, -1, 4, -1]
+    assert known.slice(0, 5).to_pylist() == [
+        wkb[1].as_py(),
+        None,
+        None,
+        wkb[4].as_py(),
+        None,
+    ]
+    # rows dropped by validation no longer line up with the file: no bytes
+    assert layer_writer.SourceWkb.matching(parcels[:4], wkb, parcels[:4]) is None
+    assert layer_writer.SourceWkb.matching(parcels, None, parcels) is None
+    fresh = np.array([shapely.box(0, 0, 1, 1)] * 5, dtype=object)
+    assert layer_writer.SourceWkb.matching(fresh, wkb, parcels) is None  # none as read
+
+
+def test_a_layer_written_from_known_bytes_is_the_layer_encoded(tmp_path, monkeypatch):
+    from conftest import VN2000_TN
+
+    squares = [shapely.box(x, 0, x + 100, 100) for x in range(0, 1000, 200)]
+    mixed = [shapely.MultiPolygon([g]) if i % 2 else g for i, g in enumerate(squares)]
+    for geometries in (squares, [shapely.MultiPolygon([g]) for g in squares], mixed):
+        layer = gpd.GeoDataFrame({"n": range(5)}, geometry=geometries, crs=VN2000_TN)
+        array = np.asarray(geometries, dtype=object)
+        source = layer_writer.SourceWkb(
+            array,
+            pa.chunked_array(
+                [shapely.to_wkb(array[:2], byte_order=1), shapely.to_wkb(array[2:], byte_order=1)]
+            ),
+            np.array([True, True, False, True, True]),
+        )
+        known = source.take(array, np.arange(5))
+        monkeypatch.setattr(layer_writer, "BATCH_ROWS", 2)
+        reused = layer_writer.arrow_layer(layer, lazy=True, wkb=known)
+        encoded = layer_writer.arrow_layer(layer)
+        assert reused.geometry_type == encoded.geometry_type
+        assert pa.Table.from_batches(list(reused.table)).equals(encoded.table)
+    # where polygons are made multi, a polygon is encoded even when its own bytes are known:
+    # in the mixed layer, squares 0 and 4 (polygons) and 2 (not as read), one a batch
+    calls = []
+    real = layer_writer.multi_polygon_wkb
+    monkeypatch.setattr(
+        layer_writer, "multi_polygon_wkb", lambda g, k: calls.append(len(g)) or real(g, k)
+    )
+    list(layer_writer.arrow_layer(layer, lazy=True, wkb=known).table)
+    assert calls == [1, 1, 1]
+
+
+def test_a_run_writes_its_uncut_parcels_from_the_bytes_read(tiny_project, tmp_path, monkeypatch):
+    landuse = gpd.read_file(tiny_project / "landuse.fgb")
+    landuse.to_file(tiny_project / "landuse.gpkg", layer="landuse")
+    toml = tiny_project / "project.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("landuse.fgb", "landuse.gpkg"))
+    result = geo.run(geo.load_project(tiny_project))
+    assert result.landuse_wkb is not None
+    assert result.landuse_wkb.as_read.all()  # in the project CRS, valid: all as read
+    here, child = tmp_path / "here.gpkg", tmp_path / "child.gpkg"
+    outputs.write_geopackage(result, here)
+    taken = []
+    take = layer_writer.SourceWkb.take
+    monkeypatch.setattr(
+        layer_writer.SourceWkb,
+        "take",
+        lambda self, g, p: (known := take(self, g, p), taken.append(known.rows))[0],
+    )
+    monkeypatch.setattr(outputs, "BACKGROUND_MIN_PIECES", 0)
+    started = outputs.start_geopackage(result, child)
+    started.wait()
+    crossing = np.asarray(result.landuse_split.pieces.crossing, dtype=bool)
+    assert len(taken) == 1
+    # every piece no hamlet boundary cuts is written from the bytes read, and only those
+    assert (taken[0] >= 0).tolist() == (~crossing).tolist()
+    assert 0 < crossing.sum() < len(crossing)
+    left, right = geopackage_layers(here), geopackage_layers(child)
+    for name in left:
+        pd.testing.assert_frame_equal(left[name], right[name], obj=name)

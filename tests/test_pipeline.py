@@ -166,9 +166,9 @@ def test_the_road_graph_is_built_on_its_own_thread_while_the_parcels_are_read(
 ):
     expected = geo.run(geo.load_project(tiny_project))
     read, built = [], []
-    real_read, real_graph = pipeline.read_layer, access.road_graph
+    real_read, real_graph = pipeline.read_layer_wkb, access.road_graph
     monkeypatch.setattr(
-        pipeline, "read_layer", lambda spec, **kw: read.append(spec.role) or real_read(spec, **kw)
+        pipeline, "read_layer_wkb", lambda spec, **kw: read.append(spec.role) or real_read(spec, **kw)
     )
     monkeypatch.setattr(
         access,
