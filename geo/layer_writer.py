@@ -141,9 +141,27 @@ class KnownWkb:
     rows: np.ndarray
 
     def slice(self, first: int, last: int) -> pa.Array:
-        """Return the WKB of geometries ``first`` to ``last`` (excluded), null where unknown."""
+        """Return the WKB of geometries ``first`` to ``last`` (excluded), null where unknown.
+
+        Taken from each chunk the rows fall in: Arrow's take on a chunked array
+        would first concatenate every chunk (the whole layer's bytes, each batch).
+        """
         rows = self.rows[first:last]
-        return self.source.take(pa.array(rows, mask=rows < 0)).combine_chunks()
+        known = rows >= 0
+        wanted = rows[known]
+        starts = np.cumsum([0, *(len(chunk) for chunk in self.source.chunks)])
+        chunk_of = np.searchsorted(starts, wanted, side="right") - 1
+        order = np.argsort(chunk_of, kind="stable")
+        parts = [
+            self.source.chunk(int(c)).take(
+                pa.array(wanted[order][chunk_of[order] == c] - starts[c])
+            )
+            for c in np.unique(chunk_of)
+        ]
+        values = pa.concat_arrays(parts) if parts else pa.array([], self.source.type)
+        at = np.zeros(len(rows), dtype=np.int64)
+        at[np.flatnonzero(known)[order]] = np.arange(len(wanted))
+        return values.take(pa.array(at, mask=~known))
 
 
 def _same_objects(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -386,3 +386,11 @@ def test_a_run_writes_its_uncut_parcels_from_the_bytes_read(tiny_project, tmp_pa
     left, right = geopackage_layers(here), geopackage_layers(child)
     for name in left:
         pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+
+
+def test_known_wkb_takes_rows_from_each_chunk_in_any_order():
+    source = pa.chunked_array([[b"a", b"b"], [b"c"], [b"d", b"e", b"f"]])
+    known = layer_writer.KnownWkb(source, np.array([5, -1, 0, 2, 3, -1, 1]))
+    assert known.slice(0, 7).to_pylist() == [b"f", None, b"a", b"c", b"d", None, b"b"]
+    assert known.slice(2, 4).to_pylist() == [b"a", b"c"]
+    assert known.slice(1, 2).to_pylist() == [None]
