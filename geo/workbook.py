@@ -1042,6 +1042,12 @@ def _inline_text(value: str) -> str:
     return f"<is><t{space}>{escape(value)}</t></is>"
 
 
+ZIP_LEVEL = 1
+"""Deflate level of the workbook's parts: at a million parcels (2,000 hamlets' rows) level 1
+compresses in 0.13 s what the default (6) takes 0.35 s for, in a file 17 % larger (M's:
+0.51 MB instead of 0.44 MB)."""
+
+
 def _with_rows(saved: bytes, path: str | Path, rows: Mapping[str, tuple[str, str]]) -> None:
     """Write the saved workbook to ``path`` with each sheet's data rows put in.
 
@@ -1050,7 +1056,7 @@ def _with_rows(saved: bytes, path: str | Path, rows: Mapping[str, tuple[str, str
     """
     with (
         zipfile.ZipFile(io.BytesIO(saved)) as source,
-        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as target,
     ):
         for item in source.infolist():
             data = source.read(item.filename)
@@ -1059,7 +1065,7 @@ def _with_rows(saved: bytes, path: str | Path, rows: Mapping[str, tuple[str, str
                 data = _DIMENSION.sub(f'<dimension ref="{used}"/>'.encode(), data, count=1)
                 head, tail = data.split(b"</sheetData>", 1)
                 data = b"".join((head, xml.encode("utf-8"), b"</sheetData>", tail))
-            target.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
+            target.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL)
 
 
 _DIMENSION = re.compile(rb"<dimension ref=\"[^\"]*\"\s*/>")
