@@ -83,7 +83,6 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 # (module, function, stage label): the calls of geo.run and geo.write_outputs that are timed.
 STAGES: list[tuple[str, str, str]] = [
-    ("geo.pipeline", "read_layer", "read"),
     ("geo.pipeline", "read_layer_wkb", "read"),
     ("geo.pipeline", "read_table", "read"),
     ("geo.pipeline", "validate_layer", "validate"),

@@ -631,6 +631,8 @@ def _read_arrow(path: Path, layer: str) -> tuple[gpd.GeoDataFrame, pa.ChunkedArr
         return None
     meta, table = pyogrio.read_arrow(path, layer=layer)
     name = meta["geometry_name"] or "wkb_geometry"
+    if name not in table.column_names:  # a plain table: geopandas reads it, _read refuses it
+        return None
     wkb = table.column(name)
     if isinstance(wkb.type, pa.ExtensionType):  # geoarrow.wkb: the bytes are its storage
         wkb = pa.chunked_array([chunk.storage for chunk in wkb.chunks], wkb.type.storage_type)

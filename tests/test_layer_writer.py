@@ -394,3 +394,17 @@ def test_known_wkb_takes_rows_from_each_chunk_in_any_order():
     assert known.slice(0, 7).to_pylist() == [b"f", None, b"a", b"c", b"d", None, b"b"]
     assert known.slice(2, 4).to_pylist() == [b"a", b"c"]
     assert known.slice(1, 2).to_pylist() == [None]
+
+
+def test_read_layer_wkb_refuses_a_plain_table_and_an_empty_layer(tmp_path):
+    from geo.errors import EmptyInputError, LayerReadError
+    from geo.project import LayerSpec
+    from geo.read import read_layer_wkb
+
+    pyogrio.write_dataframe(pd.DataFrame({"loai_dat": ["LUA"]}), tmp_path / "t.gpkg", layer="t")
+    with pytest.raises(LayerReadError, match="has no geometry"):
+        read_layer_wkb(LayerSpec("landuse", tmp_path / "t.gpkg", None, {"code": "loai_dat"}))
+    empty = gpd.GeoDataFrame({"loai_dat": []}, geometry=gpd.GeoSeries([], crs="EPSG:9213"))
+    empty.to_file(tmp_path / "e.gpkg", layer="e")
+    with pytest.raises(EmptyInputError, match="holds no features"):
+        read_layer_wkb(LayerSpec("landuse", tmp_path / "e.gpkg", None, {"code": "loai_dat"}))
