@@ -535,7 +535,7 @@ def _repair_polygons(
         return layer, []
     before = shapely.area(geometries[invalid])
     reasons = shapely.is_valid_reason(geometries[invalid])
-    repaired = shapely.make_valid(geometries[invalid], method="structure", keep_collapsed=False)
+    repaired = parallel.map_slices(_make_valid, geometries[invalid])
     mixed = ~np.isin(shapely.get_type_id(repaired), [_POLYGON_TYPE_ID, _MULTIPOLYGON_TYPE_ID])
     repaired[mixed] = [_polygonal_part(geometry) for geometry in repaired[mixed]]
     after = shapely.area(repaired)
@@ -580,6 +580,11 @@ def _repair_polygons(
     if collapsed:
         layer = layer.drop(index=layer.index[collapsed]).reset_index(drop=True)
     return layer, findings
+
+
+def _make_valid(geometries: np.ndarray) -> np.ndarray:
+    """Repair polygons by their structure (shells fill, holes cut), dropping collapsed parts."""
+    return shapely.make_valid(geometries, method="structure", keep_collapsed=False)
 
 
 def _polygonal_part(geometry: shapely.Geometry) -> shapely.Geometry:
