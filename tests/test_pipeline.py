@@ -168,7 +168,9 @@ def test_the_road_graph_is_built_on_its_own_thread_while_the_parcels_are_read(
     read, built = [], []
     real_read, real_graph = pipeline.read_layer_wkb, access.road_graph
     monkeypatch.setattr(
-        pipeline, "read_layer_wkb", lambda spec, **kw: read.append(spec.role) or real_read(spec, **kw)
+        pipeline,
+        "read_layer_wkb",
+        lambda spec, **kw: read.append(spec.role) or real_read(spec, **kw),
     )
     monkeypatch.setattr(
         access,
@@ -326,39 +328,33 @@ def test_the_tiny_project_split_once_equals_separate_splits(result):
 def test_run_pauses_the_cycle_collector_and_resumes_it(tiny_project, monkeypatch, tmp_path):
     import gc
 
-    seen = []
-    read_layers = pipeline._read_layers
+    from geo import outputs
 
-    def reading(*args, **kwargs):
-        seen.append(gc.isenabled())
-        return read_layers(*args, **kwargs)
+    def noting(function, seen):
+        """``function``, noting whether the collector runs each time it is called."""
 
-    monkeypatch.setattr(pipeline, "_read_layers", reading)
+        def call(*args, **kwargs):
+            seen.append(gc.isenabled())
+            return function(*args, **kwargs)
+
+        return call
+
+    def failing(*args, **kwargs):
+        raise ValueError("stop here")
+
+    reading, writing = [], []
+    monkeypatch.setattr(pipeline, "_read_layers", noting(pipeline._read_layers, reading))
     project = geo.load_project(tiny_project)
     assert gc.isenabled()
     result = geo.run(project)
-    assert seen == [False]
+    assert reading == [False]
     assert gc.isenabled()
-
-    def failing(*args, **kwargs):
-        seen.append(gc.isenabled())
-        raise ValueError("stop here")
-
-    monkeypatch.setattr(pipeline, "_read_layers", failing)
+    monkeypatch.setattr(pipeline, "_read_layers", noting(failing, reading))
     with pytest.raises(ValueError, match="stop here"):
         geo.run(project)
-    assert seen == [False, False]
+    assert reading == [False, False]
     assert gc.isenabled()  # resumed after an error too
-    from geo import outputs
-
-    writing = []
-    write_csv = outputs.write_csv
-
-    def csv(*args, **kwargs):
-        writing.append(gc.isenabled())
-        return write_csv(*args, **kwargs)
-
-    monkeypatch.setattr(outputs, "write_csv", csv)
+    monkeypatch.setattr(outputs, "write_csv", noting(outputs.write_csv, writing))
     geo.write_outputs(result, tmp_path / "out")
     assert writing
     assert not any(writing)
