@@ -60,7 +60,8 @@ def pieces_layer(
         Whether ``zones`` are hamlets (``hamlet_id`` is then filled, else null).
     parcel_numbers : numpy.ndarray of int, optional
         Aligned with ``landuse``: the ``parcel`` value of each parcel's pieces;
-        default the 1-based row.
+        default the 1-based position in ``landuse`` (the validated layer, so an
+        input row unless features before it were dropped).
 
     Returns
     -------

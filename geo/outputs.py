@@ -462,7 +462,9 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
         One row per (parcel, zone) piece with a positive area: ``code``,
         ``lu_group`` (``agricultural``, ``non_agricultural``, ``unused``, or
         empty for unknown codes), ``hamlet_id``, ``unit_id``, ``parcel``
-        (1-based row of the parcel in the input layer) and ``area_m2``;
+        (the parcel's 1-based number among the input layer's features that
+        validation kept: its row unless an empty or collapsed feature before it
+        was dropped) and ``area_m2``;
         the pieces' areas sum to each parcel's area inside the zones.
     """
     landuse = result.landuse

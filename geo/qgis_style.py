@@ -111,7 +111,7 @@ GPKG_FIELDS: dict[str, dict[str, Label]] = {
         "lu_group": Label("Nhóm đất", "Land-use group"),
         "hamlet_id": Label("Mã thôn", "Hamlet code"),
         "unit_id": Label("Mã xã / phường", "Commune code"),
-        "parcel": Label("Số thứ tự thửa trong lớp đầu vào", "Parcel row in the input layer"),
+        "parcel": Label("Số thứ tự thửa trong lớp đầu vào", "Parcel number in the input layer"),
         "area_m2": Label("Diện tích", "Area", "m²"),
     },
     "infrastructure": {
@@ -167,7 +167,12 @@ GPKG_LAYERS: dict[str, tuple[str, dict[str, str]]] = {
             "lu_group": "agricultural | non_agricultural | unused (layers/reference)",
             "hamlet_id": "",
             "unit_id": "",
-            "parcel": "1 = first feature of the input land-use layer",
+            "parcel": (
+                "1 = thửa đầu tiên có hình của lớp đầu vào; thửa bị bỏ (rỗng, hoặc không còn gì "
+                "sau khi sửa: findings.csv) không được đếm / 1 = the input layer's first feature "
+                "with a geometry; features dropped (empty, or nothing left once repaired: "
+                "findings.csv) are not counted"
+            ),
             "area_m2": "diện tích của phần thửa trong thôn / area of the piece",
         },
     ),
