@@ -73,7 +73,7 @@ from geo.project import LayerSpec, Project
 from geo.read import layer_bounds, layer_info, read_notes, read_table, read_window
 from geo.read import read_layer as read_whole
 from geo.resources import landuse_codes
-from geo.validate import Finding, validate_layer
+from geo.validate import Finding, validate_layer, validate_layer_rows
 
 log = logging.getLogger(__name__)
 
@@ -347,16 +347,7 @@ def process_chunk(task: Task, chunk: Chunk) -> ChunkResult:
         owned[hits] = False
     raw = raw.reset_index(drop=True)
     raw.attrs["geo.notes"] = notes
-    layer, found = _validate(raw, task, fids, task.province)
-    kept = np.arange(len(raw))
-    dropped = [
-        int(m.group(1)) - 1
-        for f in found
-        if f.kind == "geometry_dropped" and (m := _POSITION.fullmatch(f.feature))
-    ]
-    kept = np.delete(kept, dropped)
-    if len(kept) != len(layer):  # pragma: no cover - validate_layer drops only these
-        raise RuntimeError("validated land-use chunk does not match the parcels read")
+    layer, found, kept = _validate(raw, task, fids, task.province)
     layer_fids, layer_owned = fids[kept], owned[kept]
     parcel_findings: list[tuple[int, Finding]] = []
     layer_notes: list[Finding] = []
@@ -474,10 +465,14 @@ def run_serial(
 
 def _validate(
     raw: gpd.GeoDataFrame, task: Task, fids: np.ndarray, province: str | None
-) -> tuple[gpd.GeoDataFrame, list[Finding]]:
-    """Validate parcels read by id or mask; name a parcel in an error by its feature id."""
+) -> tuple[gpd.GeoDataFrame, list[Finding], np.ndarray]:
+    """Validate parcels read by id or mask; name a parcel in an error by its feature id.
+
+    Returns the parcels, the findings (``#N``: the row in ``raw``) and the rows
+    in ``raw`` of the parcels kept.
+    """
     try:
-        return validate_layer(raw, task.spec, task.crs, province=province)
+        return validate_layer_rows(raw, task.spec, task.crs, province=province)
     except GeoInputError as error:
         message = _POSITION.sub(
             lambda m: (
@@ -689,14 +684,14 @@ def landuse_per_unit(
     ------
     GeoInputError
         On bad parcels, as a whole-layer run would (the parcel named by its
-        number in the layer, ``#N``).
+        row in the layer, ``#N``).
     """
     start = time.perf_counter()
     info = layer_info(spec)
     sample = read_window(spec, engine=engine, max_features=1)
     if len(sample):  # field, CRS and datum errors before anything runs
         validate_layer(sample, spec, project.crs, province=None)
-    fids, maybe_empty = _scan(spec)
+    fids = _scan(spec)
     chunks = build_chunks(units, hamlets)
     chunks = with_masks(chunks, project.crs, info.get("crs"))
     task = Task(spec, project.crs, project.province, engine, len(fids) <= MAP_PARCELS)
@@ -710,13 +705,12 @@ def landuse_per_unit(
     try:
         results, partitions = runner(task, chunks, keep_on_disk)
     except GeoInputError as error:
-        numbers = _Numbers(fids, ~maybe_empty)
+        numbers = _Numbers(fids)
         raise type(error)(_FID.sub(lambda m: numbers.label(int(m.group(1))), str(error))) from None
     claimed = np.concatenate([r.claimed for r in results]) if results else np.empty(0, "int64")
     # the parcels no commune claimed (np.isin tallies integers in a table: 1.2 s -> 0.01 s at L)
     rest = np.unique(fids[np.isin(fids, claimed, invert=True)])
     read_any = any(r.parcels for r in results)
-    present = np.ones(len(fids), dtype=bool)
     rest_findings: list[tuple[int, Finding]] = []
     rest_notes: list[Finding] = []
     rest_unknown = []
@@ -726,39 +720,29 @@ def landuse_per_unit(
         summary += result.summary
         if result.parcels_kept is not None:
             kept_parcels.append(result.parcels_kept)
-    numbers = _Numbers(fids, ~maybe_empty)
+    numbers = _Numbers(fids)
     for first in range(0, len(rest), REST_BATCH):
         batch = rest[first : first + REST_BATCH]
         try:
-            found, notes, unknown, empty, rest_summary, rest_parcels = _rest_batch(
+            found, notes, unknown, rest_summary, rest_parcels = _rest_batch(
                 task, batch, province_check=not read_any
             )
         except GeoInputError as error:
             raise type(error)(
                 _FID.sub(lambda m: numbers.label(int(m.group(1))), str(error))
             ) from None
-        present[numbers.positions(empty)] = False
         rest_findings += found
         rest_notes += notes
         rest_unknown.append(unknown)
         summary += rest_summary
         if rest_parcels is not None:
             kept_parcels.append(rest_parcels)
-    numbers = _Numbers(fids, present)
-    # a parcel's number in the layer as validated (empty and collapsed features dropped)
-    collapsed = [
-        fid
-        for fid, finding in [item for r in results for item in r.parcel_findings] + rest_findings
-        if finding.kind == "geometry_dropped"
-    ]
-    kept = present.copy()
-    kept[numbers.positions(np.array(collapsed, dtype="int64"))] = False
     zones = units if hamlets is None else hamlets
     rank = indicators.tree_order(zones.geometry.to_numpy())
     zone_ids = zones["id"].astype(str).to_numpy()
     spill.close(
         fids,
-        np.cumsum(kept),
+        numbers.positions(fids) + 1,  # a parcel's number: its row in the layer, as read
         zone_ids if rank is None else zone_ids[np.argsort(rank, kind="stable")],
         by_hamlet=hamlets is not None,
     )
@@ -820,26 +804,19 @@ def _in_layer_order(parts: list[gpd.GeoDataFrame], fids: np.ndarray, crs: CRS) -
     )
 
 
-def _scan(spec: LayerSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Return every feature id in layer order, and which may have no geometry (from the boxes)."""
-    fid_parts, empty_parts = [], []
-    for fids, bounds in layer_bounds(spec):
-        fid_parts.append(fids)
-        empty_parts.append(~np.isfinite(bounds).all(axis=1) | (bounds == 0).all(axis=1))
-    if not fid_parts:
-        return np.empty(0, "int64"), np.empty(0, bool)
-    return np.concatenate(fid_parts), np.concatenate(empty_parts)
+def _scan(spec: LayerSpec) -> np.ndarray:
+    """Return every feature id in layer order."""
+    fid_parts = [fids for fids, _ in layer_bounds(spec)]
+    return np.concatenate(fid_parts) if fid_parts else np.empty(0, "int64")
 
 
 class _Numbers:
-    """Number parcels as a whole-layer run does: ``#N`` counts features with a geometry."""
+    """Number parcels as a whole-layer run does: ``#N``, N a feature's 1-based row in the layer."""
 
-    def __init__(self, fids: np.ndarray, present: np.ndarray) -> None:
+    def __init__(self, fids: np.ndarray) -> None:
         self.fids = fids
         self.sorted = bool(np.all(np.diff(fids) > 0))
         self.order = None if self.sorted else np.argsort(fids, kind="stable")
-        self.rank = np.cumsum(present)
-        self.present = present
 
     def positions(self, fids: np.ndarray) -> np.ndarray:
         """Return the positions in the layer of some feature ids."""
@@ -849,12 +826,9 @@ class _Numbers:
         assert self.order is not None
         return self.order[np.searchsorted(self.fids[self.order], fids)]
 
-    def label(self, fid: int, *, raw: bool = False) -> str:
-        """Return ``#N``: a feature's number among those with a geometry (all, if ``raw``)."""
-        position = int(self.positions(np.array([fid]))[0])
-        if raw or not self.present[position]:
-            return f"#{position + 1}"
-        return f"#{int(self.rank[position])}"
+    def label(self, fid: int) -> str:
+        """Return ``#N``: a feature's 1-based row in the layer."""
+        return f"#{int(self.positions(np.array([fid]))[0]) + 1}"
 
 
 def _rest_batch(
@@ -863,32 +837,23 @@ def _rest_batch(
     list[tuple[int, Finding]],
     list[Finding],
     pd.DataFrame,
-    np.ndarray,
     LanduseSummary,
     gpd.GeoDataFrame | None,
 ]:
     """Validate parcels no chunk owns, by id.
 
-    Returns their findings, unknown codes, the empty ones, their summary for the
-    map and, with ``task.keep_parcels``, the parcels (:func:`_kept`).
+    Returns their findings, unknown codes, their summary for the map and, with
+    ``task.keep_parcels``, the parcels (:func:`_kept`).
     """
     raw = read_window(task.spec, engine=task.engine, fids=fids)
     notes = read_notes(raw)
     read = raw.index.to_numpy(dtype="int64")
-    geometries = raw.geometry.to_numpy()
-    empty = pd.isna(geometries) | shapely.is_empty(geometries)
     raw = raw.reset_index(drop=True)
     raw.attrs["geo.notes"] = notes
     # the province check is the whole layer's: some parcel must lie in the province; when the
     # chunks read parcels, they were checked there
-    layer, found = _validate(raw, task, read, task.province if province_check else None)
-    kept_raw = read[~empty]
-    dropped = [
-        int(m.group(1)) - 1
-        for f in found
-        if f.kind == "geometry_dropped" and (m := _POSITION.fullmatch(f.feature))
-    ]
-    layer_fids = np.delete(kept_raw, dropped)
+    layer, found, kept = _validate(raw, task, read, task.province if province_check else None)
+    layer_fids = read[kept]
     findings: list[tuple[int, Finding]] = []
     layer_notes: list[Finding] = []
     for finding in found:
@@ -896,8 +861,7 @@ def _rest_batch(
         if match is None:
             layer_notes.append(finding)
             continue
-        numbered = read if finding.kind == "empty_geometry_dropped" else kept_raw
-        fid = int(numbered[int(match.group(1)) - 1])
+        fid = int(read[int(match.group(1)) - 1])
         findings.append((fid, _relabel(finding, _FID_LABEL.format(fid))))
     codes = layer["code"].fillna("?")
     unknown = ~codes.isin(list(landuse_codes())).to_numpy()
@@ -909,8 +873,8 @@ def _rest_batch(
         }
     )
     summary = LanduseSummary.of(layer["code"], layer.geometry.to_numpy())
-    kept = _kept(layer, layer_fids, np.ones(len(layer), bool)) if task.keep_parcels else None
-    return findings, layer_notes, table, read[empty], summary, kept
+    parcels = _kept(layer, layer_fids, np.ones(len(layer), bool)) if task.keep_parcels else None
+    return findings, layer_notes, table, summary, parcels
 
 
 # --------------------------------------------------------------------------- merging
@@ -950,7 +914,7 @@ def merge(
     layer_findings = notes + [
         _relabel(
             per_parcel[i][1],
-            numbers.label(per_parcel[i][0], raw=per_parcel[i][1].kind == "empty_geometry_dropped"),
+            numbers.label(per_parcel[i][0]),
         )
         for i in order
     ]

@@ -60,8 +60,8 @@ def pieces_layer(
         Whether ``zones`` are hamlets (``hamlet_id`` is then filled, else null).
     parcel_numbers : numpy.ndarray of int, optional
         Aligned with ``landuse``: the ``parcel`` value of each parcel's pieces;
-        default the 1-based position in ``landuse`` (the validated layer, so an
-        input row unless features before it were dropped).
+        default the 1-based position in ``landuse`` (the input row when
+        validation dropped no feature: :attr:`geo.RunResult.landuse_rows`).
 
     Returns
     -------
@@ -247,9 +247,10 @@ class PiecesSpill:
     def reader(self, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
         """Return the layer's batches, in the whole-layer run's order (parcel, then zone).
 
-        Parcels are numbered as in the validated layer and polygons made multi
-        where the layer holds both kinds. The file is memory-mapped: only the
-        keys to sort by and one batch at a time are held in memory.
+        Parcels are numbered as :meth:`close` says (their rows in the layer)
+        and polygons made multi where the layer holds both kinds. The file is
+        memory-mapped: only the keys to sort by and one batch at a time are
+        held in memory.
         """
         if self._fids is None or self._numbers is None or self._writer is not None:
             raise RuntimeError("PiecesSpill.reader() before close()")

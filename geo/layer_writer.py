@@ -84,36 +84,46 @@ class SourceWkb:
         Aligned with ``geometries``: the bytes of the geometries read (in the
         chunks GDAL gave them: not copied into one array).
     as_read : numpy.ndarray of bool
-        Aligned: whether the geometry is the one decoded from ``wkb`` (not
-        one validation made: repaired, reprojected, made 2D).
+        Aligned with ``geometries``: whether the geometry is the one decoded
+        from its bytes (not one validation made: repaired, reprojected, made 2D).
+    rows : numpy.ndarray of int
+        Aligned with ``geometries``: the row of its bytes in ``wkb`` (the
+        layer as read, before validation dropped any feature).
     """
 
     geometries: np.ndarray
     wkb: pa.ChunkedArray
     as_read: np.ndarray
+    rows: np.ndarray
 
     @classmethod
     def matching(
-        cls, read: np.ndarray, wkb: pa.ChunkedArray | None, layer: np.ndarray
+        cls,
+        read: np.ndarray,
+        wkb: pa.ChunkedArray | None,
+        layer: np.ndarray,
+        rows: np.ndarray | None = None,
     ) -> SourceWkb | None:
         """Pair a validated layer's geometries with the WKB of the geometries read.
 
-        A geometry keeps its bytes when it is the very object decoded from
-        them (shapely geometries are immutable, and validation makes new
-        ones where it changes one). None without WKB, when no geometry is
-        left as read, or when the layer lost rows (they no longer line up).
+        ``read`` and ``wkb``: the layer as read; ``layer``: as validated, its
+        features from ``read``'s ``rows`` (default: all, in order). A geometry
+        keeps its bytes when it is the very object decoded from them (shapely
+        geometries are immutable, and validation makes new ones where it
+        changes one). None without WKB, or when no geometry is left as read.
         """
-        if wkb is None or len(read) != len(layer) or len(wkb) != len(layer):
+        rows = np.arange(len(layer)) if rows is None else np.asarray(rows, dtype=np.int64)
+        if wkb is None or len(wkb) != len(read) or len(rows) != len(layer):
             return None
         if wkb.type != pa.binary():
             try:
                 wkb = wkb.cast(pa.binary())
             except pa.ArrowInvalid:  # over 2 GiB of bytes: a large_binary stays one
                 return None
-        as_read = _same_objects(layer, read)
+        as_read = _same_objects(layer, read[rows])
         if not as_read.any():
             return None
-        return cls(np.asarray(layer, dtype=object), wkb, as_read)
+        return cls(np.asarray(layer, dtype=object), wkb, as_read, rows)
 
     def take(self, geometries: np.ndarray, positions: np.ndarray) -> KnownWkb:
         """Return the WKB of ``geometries``, each expected to be ``self.geometries[positions]``.
@@ -125,7 +135,7 @@ class SourceWkb:
         inside = (positions >= 0) & (positions < len(self.geometries))
         at = np.where(inside, positions, 0)
         known = inside & self.as_read[at] & _same_objects(geometries, self.geometries[at])
-        return KnownWkb(self.wkb, np.where(known, at, -1))
+        return KnownWkb(self.wkb, np.where(known, self.rows[at], -1))
 
 
 @dataclass(frozen=True)

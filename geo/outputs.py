@@ -367,7 +367,7 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
             known = None
             if result.landuse_wkb is not None:  # the parcels no boundary cuts, as read
                 known = result.landuse_wkb.take(
-                    layer.geometry.to_numpy(), layer["parcel"].to_numpy() - 1
+                    layer.geometry.to_numpy(), _parcel_positions(result, layer["parcel"])
                 )
             pending.child = layer_writer.LayerWrite(
                 layer_writer.arrow_layer(layer, lazy=True, wkb=known), path, name
@@ -462,9 +462,8 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
         One row per (parcel, zone) piece with a positive area: ``code``,
         ``lu_group`` (``agricultural``, ``non_agricultural``, ``unused``, or
         empty for unknown codes), ``hamlet_id``, ``unit_id``, ``parcel``
-        (the parcel's 1-based number among the input layer's features that
-        validation kept: its row unless an empty or collapsed feature before it
-        was dropped) and ``area_m2``;
+        (the parcel's 1-based row in the input layer, as ``#N`` in the
+        findings) and ``area_m2``;
         the pieces' areas sum to each parcel's area inside the zones.
     """
     landuse = result.landuse
@@ -479,7 +478,17 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
         found = split.pieces
     else:
         found = split_pieces(parcels, zone_geoms)
-    return pieces_layer(landuse, zones, found, by_hamlet=by_hamlet)
+    rows = result.landuse_rows
+    numbers = rows + 1 if rows is not None and len(rows) == len(landuse) else None
+    return pieces_layer(landuse, zones, found, by_hamlet=by_hamlet, parcel_numbers=numbers)
+
+
+def _parcel_positions(result: RunResult, parcel: pd.Series) -> np.ndarray:
+    """Return the positions in ``result.landuse`` of parcels numbered by ``landuse_by_zone``."""
+    row = parcel.to_numpy(dtype=np.int64) - 1
+    if result.landuse_rows is None:
+        return row
+    return np.searchsorted(result.landuse_rows, row)  # rows ascend: validation keeps the order
 
 
 def _same(stored: np.ndarray, zones: np.ndarray) -> bool:

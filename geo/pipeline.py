@@ -24,7 +24,7 @@ from geo.join import assign_hamlets, join_table
 from geo.layer_writer import SourceWkb
 from geo.project import Project
 from geo.read import read_layer_wkb, read_table
-from geo.validate import Finding, validate_layer
+from geo.validate import Finding, validate_layer_rows
 
 if TYPE_CHECKING:
     from geo.landuse_layer import LanduseSummary, PiecesSpill
@@ -100,6 +100,10 @@ class RunResult:
         The WKB ``landuse``'s parcels were read as, where validation left them
         as read, so that ``results.gpkg`` writes the uncut ones without
         encoding them again; None when the reader gave none.
+    landuse_rows : numpy.ndarray of int or None
+        Aligned with ``landuse``: each parcel's 0-based row in the input layer
+        (validation drops empty and collapsed features), for the parcel numbers
+        of ``results.gpkg``; None: their positions in ``landuse``.
     """
 
     project: Project
@@ -121,6 +125,7 @@ class RunResult:
     landuse_summary: LanduseSummary | None = None
     landuse_parcels: gpd.GeoDataFrame | None = None
     landuse_wkb: SourceWkb | None = None
+    landuse_rows: np.ndarray | None = None
 
 
 @collector_paused()
@@ -163,7 +168,7 @@ def run(
         from geo.chunked import run_per_unit
 
         return run_per_unit(project, plan)
-    layers, findings, network, landuse_wkb = _read_layers(project, plan.read_engine)
+    layers, findings, network, landuse_wkb, landuse_rows = _read_layers(project, plan.read_engine)
     for table in project.tables.values():
         layers[table.joins], found = join_table(layers[table.joins], read_table(table), table)
         findings += found
@@ -208,6 +213,7 @@ def run(
         landuse=layers.get("landuse"),
         landuse_split=split,
         landuse_wkb=landuse_wkb,
+        landuse_rows=landuse_rows,
     )
 
 
@@ -225,6 +231,7 @@ def evaluate_criteria(
     landuse_summary: LanduseSummary | None = None,
     landuse_parcels: gpd.GeoDataFrame | None = None,
     landuse_wkb: SourceWkb | None = None,
+    landuse_rows: np.ndarray | None = None,
 ) -> RunResult:
     """Evaluate the criteria in force on units and hamlets with their indicators.
 
@@ -257,6 +264,8 @@ def evaluate_criteria(
         A per-commune run's parcels (code and geometry) for the map, when few.
     landuse_wkb : geo.layer_writer.SourceWkb, optional
         The WKB ``landuse``'s parcels were read as, for the outputs.
+    landuse_rows : numpy.ndarray of int, optional
+        ``landuse``'s rows in the input layer, for the outputs.
 
     Returns
     -------
@@ -312,6 +321,7 @@ def evaluate_criteria(
         landuse_summary=landuse_summary,
         landuse_parcels=landuse_parcels,
         landuse_wkb=landuse_wkb,
+        landuse_rows=landuse_rows,
     )
 
 
@@ -382,6 +392,7 @@ def _read_layers(
     list[Finding],
     Future[access.RoadGraph] | None,
     SourceWkb | None,
+    np.ndarray | None,
 ]:
     """Read and validate the project's layers; start building the road graph.
 
@@ -399,24 +410,27 @@ def _read_layers(
         The road graph being built, when the run will measure access by road.
     landuse_wkb : geo.layer_writer.SourceWkb or None
         The WKB the land-use parcels were read as (:meth:`SourceWkb.matching`).
+    landuse_rows : numpy.ndarray of int or None
+        The land-use parcels' rows in their input layer.
     """
     position = {role: at for at, role in enumerate(project.layers)}
     read: dict[str, gpd.GeoDataFrame] = {}
     found_in: dict[str, list[Finding]] = {}
     failed: dict[str, GeoInputError] = {}
-    network = landuse_wkb = None
+    network = landuse_wkb = landuse_rows = None
     for role in sorted(project.layers, key=lambda role: role == "landuse"):
         if failed and position[role] > min(position[r] for r in failed):
             continue  # a layer before it in the project failed: its error comes first
         spec = project.layers[role]
         try:
             raw, wkb = read_layer_wkb(spec, engine=engine, keep_wkb=role == "landuse")
-            read[role], found_in[role] = validate_layer(
+            read[role], found_in[role], rows = validate_layer_rows(
                 raw, spec, project.crs, province=project.province
             )
-            if wkb is not None:
+            if role == "landuse":
+                landuse_rows = rows
                 landuse_wkb = SourceWkb.matching(
-                    raw.geometry.to_numpy(), wkb, read[role].geometry.to_numpy()
+                    raw.geometry.to_numpy(), wkb, read[role].geometry.to_numpy(), rows
                 )
             del raw, wkb  # the parcels as read (and their bytes, unless kept) go now
         except GeoInputError as error:
@@ -428,7 +442,7 @@ def _read_layers(
         raise failed[min(failed, key=position.__getitem__)]
     layers = {role: read[role] for role in project.layers}
     findings = [finding for role in project.layers for finding in found_in[role]]
-    return layers, findings, network, landuse_wkb
+    return layers, findings, network, landuse_wkb, landuse_rows
 
 
 def _start_road_graph(roads: gpd.GeoDataFrame) -> Future[access.RoadGraph]:

@@ -111,7 +111,7 @@ GPKG_FIELDS: dict[str, dict[str, Label]] = {
         "lu_group": Label("Nhóm đất", "Land-use group"),
         "hamlet_id": Label("Mã thôn", "Hamlet code"),
         "unit_id": Label("Mã xã / phường", "Commune code"),
-        "parcel": Label("Số thứ tự thửa trong lớp đầu vào", "Parcel number in the input layer"),
+        "parcel": Label("Số thứ tự thửa trong lớp đầu vào", "Parcel row in the input layer"),
         "area_m2": Label("Diện tích", "Area", "m²"),
     },
     "infrastructure": {
@@ -168,10 +168,8 @@ GPKG_LAYERS: dict[str, tuple[str, dict[str, str]]] = {
             "hamlet_id": "",
             "unit_id": "",
             "parcel": (
-                "1 = thửa đầu tiên có hình của lớp đầu vào; thửa bị bỏ (rỗng, hoặc không còn gì "
-                "sau khi sửa: findings.csv) không được đếm / 1 = the input layer's first feature "
-                "with a geometry; features dropped (empty, or nothing left once repaired: "
-                "findings.csv) are not counted"
+                "1 = đối tượng đầu tiên của lớp sử dụng đất đầu vào, như #1 trong findings.csv / "
+                "1 = first feature of the input land-use layer, as #1 in findings.csv"
             ),
             "area_m2": "diện tích của phần thửa trong thôn / area of the piece",
         },

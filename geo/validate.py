@@ -84,6 +84,17 @@ def validate_layer(
 ) -> tuple[gpd.GeoDataFrame, list[Finding]]:
     """Check a layer against its spec and return it clean, in ``crs``.
 
+    As :func:`validate_layer_rows`, without the rows.
+    """
+    layer, findings, _ = validate_layer_rows(raw, spec, crs, province=province)
+    return layer, findings
+
+
+def validate_layer_rows(
+    raw: gpd.GeoDataFrame, spec: LayerSpec, crs: CRS, *, province: str | None = None
+) -> tuple[gpd.GeoDataFrame, list[Finding], np.ndarray]:
+    """Check a layer against its spec and return it clean, in ``crs``, with its rows in ``raw``.
+
     The returned frame has the logical columns (``id``, ``name``,
     ``population``, ``code``, ``kind``, ``surface``…) under their logical
     names, text in Unicode NFC, 2D geometries in ``crs``.
@@ -103,8 +114,14 @@ def validate_layer(
     Returns
     -------
     layer : geopandas.GeoDataFrame
+        With a fresh index (0, 1, …).
     findings : list of Finding
-        Reading notes, text conversions, repairs and dropped features.
+        Reading notes, text conversions, repairs and dropped features; a
+        feature without an id is named ``#N``, its row in ``raw`` (1-based).
+    rows : numpy.ndarray of int
+        Aligned with ``layer``: the 0-based row in ``raw`` of each feature
+        (features without a geometry, or with nothing left once repaired, are
+        dropped).
 
     Raises
     ------
@@ -176,7 +193,8 @@ def validate_layer(
         findings += repairs
     else:
         layer = moved
-    return layer, findings
+    # the index was raw's rows all along (messages name features by it): a fresh one now
+    return layer.reset_index(drop=True), findings, layer.index.to_numpy(dtype=np.int64)
 
 
 def _is_valid(geometries: np.ndarray) -> np.ndarray:
@@ -349,7 +367,7 @@ def _drop_empty(
         Finding(spec.role, label, "empty_geometry_dropped", "feature without geometry skipped")
         for label in labels
     ]
-    return layer.loc[~empty].reset_index(drop=True), findings
+    return layer.loc[~empty], findings
 
 
 def _check_types(layer: gpd.GeoDataFrame, spec: LayerSpec, where: str) -> None:
@@ -385,7 +403,7 @@ def _check_finite(layer: gpd.GeoDataFrame, where: str, suspects: np.ndarray | No
 def _check_ids(layer: gpd.GeoDataFrame, where: str) -> None:
     ids = layer["id"]
     if ids.isna().any():
-        rows = ", ".join(str(i + 1) for i in np.flatnonzero(ids.isna().to_numpy())[:5])
+        rows = ", ".join(str(i + 1) for i in layer.index[ids.isna().to_numpy()][:5])
         raise ValidationError(
             f"{where}: feature(s) {rows} (1-based) have no id; give each one a unique id"
         )
@@ -578,7 +596,7 @@ def _repair_polygons(
     layer = layer.copy()
     layer.geometry = gpd.GeoSeries(geometries, index=layer.index, crs=layer.crs)
     if collapsed:
-        layer = layer.drop(index=layer.index[collapsed]).reset_index(drop=True)
+        layer = layer.drop(index=layer.index[collapsed])
     return layer, findings
 
 
@@ -597,9 +615,11 @@ def _polygonal_part(geometry: shapely.Geometry) -> shapely.Geometry:
 
 
 def _labels(layer: pd.DataFrame, positions: np.ndarray) -> list[str]:
+    """Name features by id, else ``#N``: N their 1-based row as read (``layer``'s index)."""
+    rows = layer.index.to_numpy()
     if "id" in layer.columns:
         return [
-            f"id={layer['id'].iloc[i]}" if pd.notna(layer["id"].iloc[i]) else f"#{i + 1}"
+            f"id={layer['id'].iloc[i]}" if pd.notna(layer["id"].iloc[i]) else f"#{rows[i] + 1}"
             for i in positions
         ]
-    return [f"#{i + 1}" for i in positions]
+    return [f"#{rows[i] + 1}" for i in positions]

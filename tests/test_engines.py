@@ -274,7 +274,9 @@ def test_per_unit_reads_give_the_same_results(tiny_project, window_reads, tmp_pa
         per_unit.findings["kind"] == "empty_geometry_dropped", "feature"
     ].tolist() == ["#6", "#11"]
     [repair] = per_unit.findings.loc[per_unit.findings["kind"] == "geometry_repaired", "feature"]
-    assert repair == "#7"  # the 8th feature, the 7th with a geometry
+    assert repair == "#8"  # the 8th feature of the layer, counted as the empty ones are
+    # each piece's parcel is its row in the layer (not 6 or 11, empty; not 7, outside)
+    assert set(pieces["parcel"]) == {1, 2, 3, 4, 5, 8, 9, 10}
     unknown = per_unit.findings.loc[per_unit.findings["kind"] == "unknown_landuse_code"]
     assert unknown["feature"].tolist() == ["ZZZ"]
     assert unknown["value"].iloc[0] == pytest.approx(0.0109, rel=1e-6)
@@ -343,8 +345,8 @@ def test_per_unit_error_names_the_parcel_as_a_whole_run_does(tiny_project):
     with pytest.raises(GeoInputError) as per_unit:
         geo.run(project, parcels_in_memory=0)
     assert type(per_unit.value) is type(whole.value)
-    assert "feature #9 " in str(whole.value)
-    assert "feature #9 " in str(per_unit.value)
+    assert "feature #10 " in str(whole.value)  # named by its row, as the empty ones are
+    assert "feature #10 " in str(per_unit.value)
 
 
 def test_windows_and_bounds(tiny_project):

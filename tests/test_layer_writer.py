@@ -319,8 +319,16 @@ def test_source_wkb_keeps_the_bytes_of_the_parcels_validation_left_as_read(tmp_p
         wkb[4].as_py(),
         None,
     ]
-    # rows dropped by validation no longer line up with the file: no bytes
-    assert layer_writer.SourceWkb.matching(parcels[:4], wkb, parcels[:4]) is None
+    # a layer that lost features to validation: its rows in the file say where its bytes are
+    fewer = layer_writer.SourceWkb.matching(
+        raw.geometry.to_numpy(), wkb, parcels[[0, 2, 4]], np.array([0, 2, 4])
+    )
+    assert fewer.as_read.tolist() == [True, True, True]
+    assert fewer.take(parcels[[4, 0]], np.array([2, 0])).slice(0, 2).to_pylist() == [
+        wkb[4].as_py(),
+        wkb[0].as_py(),
+    ]
+    assert layer_writer.SourceWkb.matching(parcels[:4], wkb, parcels[:4]) is None  # not aligned
     assert layer_writer.SourceWkb.matching(parcels, None, parcels) is None
     fresh = np.array([shapely.box(0, 0, 1, 1)] * 5, dtype=object)
     assert layer_writer.SourceWkb.matching(fresh, wkb, parcels) is None  # none as read
@@ -340,6 +348,7 @@ def test_a_layer_written_from_known_bytes_is_the_layer_encoded(tmp_path, monkeyp
                 [shapely.to_wkb(array[:2], byte_order=1), shapely.to_wkb(array[2:], byte_order=1)]
             ),
             np.array([True, True, False, True, True]),
+            np.arange(5),
         )
         known = source.take(array, np.arange(5))
         monkeypatch.setattr(layer_writer, "BATCH_ROWS", 2)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import VN2000_TN, square
+from conftest import VN2000_TN, X0, Y0, square
 from test_encoding import as_tcvn3, as_vni
 
 from geo import encoding, validate
@@ -123,3 +123,35 @@ def test_extent_fast_path_only_when_the_whole_box_is_inside():
     # no finite extent: left to the per-feature check
     empty = gpd.GeoDataFrame(geometry=[shapely.Polygon()], crs=VN2000_TN)
     assert not validate._surely_inside(empty, "Thái Nguyên")
+
+
+def test_features_are_named_and_numbered_by_their_row_as_read():
+    x, y = X0 + 100, Y0 + 100
+    bow_tie = shapely.Polygon([(x, y), (x + 10, y + 10), (x + 10, y), (x, y + 10)])  # invalid
+    sliver = shapely.Polygon([(x, y), (x + 10, y), (x + 20, y), (x, y)])  # nothing once repaired
+    raw = gpd.GeoDataFrame(
+        {"loai_dat": ["LUA", "ONT", "CLN", "LUA", "BHK", "ONT"]},
+        geometry=[
+            square(100, 100, 10, 10),
+            shapely.Polygon(),  # row 2: empty
+            sliver,  # row 3: collapses
+            None,  # row 4: no geometry
+            bow_tie,  # row 5: repaired
+            square(150, 100, 10, 10),
+        ],
+        crs=VN2000_TN,
+    )
+    landuse = LayerSpec("landuse", Path("landuse.gpkg"), None, {"code": "loai_dat"})
+    layer, findings, rows = validate.validate_layer_rows(raw, landuse, VN2000_TN)
+    assert rows.tolist() == [0, 4, 5]
+    assert layer.index.tolist() == [0, 1, 2]
+    assert layer["code"].tolist() == ["LUA", "BHK", "ONT"]
+    assert [(f.feature, f.kind) for f in findings] == [
+        ("#2", "empty_geometry_dropped"),
+        ("#4", "empty_geometry_dropped"),
+        ("#3", "geometry_dropped"),
+        ("#5", "geometry_repaired"),
+    ]
+    again, same = validate.validate_layer(raw, landuse, VN2000_TN)
+    pd.testing.assert_frame_equal(again, layer)
+    assert same == findings
