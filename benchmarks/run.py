@@ -85,7 +85,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 STAGES: list[tuple[str, str, str]] = [
     ("geo.pipeline", "read_layer_wkb", "read"),
     ("geo.pipeline", "read_table", "read"),
-    ("geo.pipeline", "validate_layer", "validate"),
+    ("geo.pipeline", "validate_layer_rows", "validate"),
     ("geo.indicators", "unknown_landuse_codes", "validate"),
     ("geo.pipeline", "join_table", "join"),
     ("geo.pipeline", "assign_hamlets", "join"),

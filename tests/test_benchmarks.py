@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -112,3 +113,21 @@ def test_project_folder_runs_and_is_cached(generate, tmp_path):
     assert result.hamlets["population"].notna().all()
     kinds = set(result.coverage["kind"]) if result.coverage is not None else set()
     assert not kinds & {"gap", "overlap", "hamlet_sum_mismatch", "landuse_uncovered"}
+
+
+def test_every_timed_stage_names_a_function_of_this_geo(monkeypatch):
+    # run.py tolerates names an older geo lacks (to time old commits): this one has them all,
+    # or a renamed call would silently move its time to "pipeline: other"
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_run", run)  # its dataclasses look themselves up
+    monkeypatch.setattr(sys, "path", list(sys.path))  # run.py puts its folders first
+    spec.loader.exec_module(run)
+    profiler = run.Profiler()
+    with run.instrumented(profiler) as missing:
+        assert missing == []
+    assert {"read", "validate", "indicators: land-use split", "outputs: GeoPackage"} <= {
+        label for _, _, label in run.STAGES
+    }
