@@ -364,3 +364,29 @@ def test_coverage_union_falls_back_when_parts_overlap():
     union = coverage._coverage_union(parts)
     assert union.is_valid
     assert union.area == pytest.approx(15_000.0)
+
+
+def test_a_gap_is_found_where_a_hamlet_sticking_out_makes_up_its_area(monkeypatch):
+    # H2 leaves a 2 m × 2 m gap at the top and sticks out 4 m² at the right: the hamlets'
+    # union has the unit's area, but does not lie in it, so the gap is still sought
+    stick_out = shapely.union(square(1000, 0, 1000, 998), square(2000, 0, 2, 2))
+    notch = shapely.difference(square(1000, 998, 1000, 2), square(1998, 998, 2, 2))
+    h2 = shapely.union(stick_out, notch)
+    hamlets = hamlets_of(square(0, 0, 1000, 1000), h2)
+    assert shapely.area(h2) + 1e6 == pytest.approx(2e6)
+    [gap] = coverage.hamlet_gaps(one_unit(), hamlets).itertuples()
+    assert gap.area_m2 == pytest.approx(4.0, abs=1e-6)
+    # hamlets that tile the unit, or leave less than half a reported gap, skip the difference
+    differences = []
+    difference = shapely.difference
+    monkeypatch.setattr(
+        coverage.shapely, "difference", lambda *a, **k: differences.append(1) or difference(*a, **k)
+    )
+    tiled = hamlets_of(square(0, 0, 1000, 1000), square(1000, 0, 1000, 1000))
+    assert coverage.hamlet_gaps(one_unit(), tiled).empty
+    short = hamlets_of(square(0, 0, 1000, 1000), square(1000, 0, 1000, 999.9996))  # 0.4 m²
+    assert coverage.hamlet_gaps(one_unit(), short).empty
+    assert differences == []
+    wider = hamlets_of(square(0, 0, 1000, 1000), square(1000, 0, 1000, 999.9993))  # 0.7 m²
+    assert coverage.hamlet_gaps(one_unit(), wider).empty  # under 1 m²: sought, not reported
+    assert differences == [1]
