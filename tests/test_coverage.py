@@ -361,33 +361,9 @@ def test_landuse_cover_from_given_pieces_is_the_same():
 
 def test_coverage_union_falls_back_when_parts_overlap():
     parts = np.array([square(0, 0, 100, 100), square(50, 0, 100, 100)])  # overlapping
-    union, is_coverage = coverage._coverage_union(parts)
+    union = coverage._coverage_union(parts)
     assert union.is_valid
     assert union.area == pytest.approx(15_000.0)
-    assert not is_coverage
-    union, is_coverage = coverage._coverage_union(parts[:1])
-    assert is_coverage
-
-
-def test_uncovered_land_is_sought_unless_a_coverage_of_parcels_leaves_none(monkeypatch):
-    differences = []
-    difference = shapely.difference
-    monkeypatch.setattr(
-        coverage.shapely, "difference", lambda *a, **k: differences.append(1) or difference(*a, **k)
-    )
-
-    def uncovered(*parcels):
-        landuse = gpd.GeoDataFrame({"code": ["LUA"] * len(parcels)}, geometry=list(parcels))
-        return coverage.landuse_uncovered(one_unit(), landuse.set_crs(VN2000_TN))
-
-    # tiling the unit, or leaving 0.4 m² of it: no difference computed
-    assert uncovered(square(0, 0, 1000, 1000), square(1000, 0, 1000, 1000)).empty
-    assert uncovered(square(0, 0, 1000, 999.9998), square(1000, 0, 1000, 999.9998)).empty
-    assert differences == []
-    # overlapping parcels whose areas add up to the unit's still leave a gap: found
-    [gap] = uncovered(square(0, 0, 1000, 1000), square(999, 0, 1001, 999.001)).itertuples()
-    assert gap.area_m2 == pytest.approx(1000 * 0.999, rel=1e-6)
-    assert differences == [1]
 
 
 def test_a_gap_is_found_where_a_hamlet_sticking_out_makes_up_its_area(monkeypatch):
