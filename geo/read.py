@@ -625,12 +625,11 @@ def _read_arrow(path: Path, layer: str) -> tuple[gpd.GeoDataFrame, pa.ChunkedArr
     decoded from WKB); a layer with fields that conversion parses further
     (dates, JSON) gives None, to be read by geopandas.
     """
-    info = pyogrio.read_info(path, layer=layer)
-    if any(str(t).startswith("datetime") for t in info["dtypes"]) or any(
-        s == "OFSTJSON" for s in info.get("ogr_subtypes", ())
-    ):
-        return None
     meta, table = pyogrio.read_arrow(path, layer=layer)
+    if any(str(t).startswith("datetime") for t in meta["dtypes"]) or any(
+        s == "OFSTJSON" for s in meta.get("ogr_subtypes", ())
+    ):
+        return None  # rare: read again by geopandas
     name = meta["geometry_name"] or "wkb_geometry"
     if name not in table.column_names:  # a plain table: geopandas reads it, _read refuses it
         return None
