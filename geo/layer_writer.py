@@ -79,22 +79,16 @@ class SourceWkb:
     Attributes
     ----------
     geometries : numpy.ndarray of shapely geometries
-        The layer's geometries (validated).
+        Aligned with ``wkb`` (the layer as read): the geometry decoded from each
+        row's bytes where validation kept it as it is; None where it dropped or
+        changed it (repaired, reprojected, made 2D), so those are not held.
     wkb : pyarrow.ChunkedArray of binary
-        Aligned with ``geometries``: the bytes of the geometries read (in the
-        chunks GDAL gave them: not copied into one array).
-    as_read : numpy.ndarray of bool
-        Aligned with ``geometries``: whether the geometry is the one decoded
-        from its bytes (not one validation made: repaired, reprojected, made 2D).
-    rows : numpy.ndarray of int
-        Aligned with ``geometries``: the row of its bytes in ``wkb`` (the
-        layer as read, before validation dropped any feature).
+        The bytes of each row (in the chunks GDAL gave them: not copied into
+        one array).
     """
 
     geometries: np.ndarray
     wkb: pa.ChunkedArray
-    as_read: np.ndarray
-    rows: np.ndarray
 
     @classmethod
     def matching(
@@ -120,22 +114,28 @@ class SourceWkb:
                 wkb = wkb.cast(pa.binary())
             except pa.ArrowInvalid:  # over 2 GiB of bytes: a large_binary stays one
                 return None
-        as_read = _same_objects(layer, read[rows])
-        if not as_read.any():
+        kept = rows[_same_objects(layer, read[rows])]
+        if kept.size == 0:
             return None
-        return cls(np.asarray(layer, dtype=object), wkb, as_read, rows)
+        geometries = np.full(len(read), None, dtype=object)
+        geometries[kept] = read[kept]
+        return cls(geometries, wkb)
 
-    def take(self, geometries: np.ndarray, positions: np.ndarray) -> KnownWkb:
-        """Return the WKB of ``geometries``, each expected to be ``self.geometries[positions]``.
+    def take(self, geometries: np.ndarray, rows: np.ndarray) -> KnownWkb:
+        """Return the WKB of ``geometries``, each expected to be the one read at ``rows``.
 
-        Known where it is that very geometry, as read; not where it is not (a
-        part cut from it, a geometry of another run) or was changed.
+        ``rows``: 0-based, in the layer as read. Known where it is that very
+        geometry; not where it is not (a part cut from it, a geometry of
+        another run) or validation changed it.
         """
-        positions = np.asarray(positions, dtype=np.int64)
-        inside = (positions >= 0) & (positions < len(self.geometries))
-        at = np.where(inside, positions, 0)
-        known = inside & self.as_read[at] & _same_objects(geometries, self.geometries[at])
-        return KnownWkb(self.wkb, np.where(known, self.rows[at], -1))
+        import shapely
+
+        rows = np.asarray(rows, dtype=np.int64)
+        inside = (rows >= 0) & (rows < len(self.geometries))
+        at = np.where(inside, rows, 0)
+        read = self.geometries[at]  # None where dropped or changed: never the same object
+        known = inside & ~shapely.is_missing(read) & _same_objects(geometries, read)
+        return KnownWkb(self.wkb, np.where(known, at, -1))
 
 
 @dataclass(frozen=True)

@@ -366,8 +366,8 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
         ):
             known = None
             if result.landuse_wkb is not None:  # the parcels no boundary cuts, as read
-                known = result.landuse_wkb.take(
-                    layer.geometry.to_numpy(), _parcel_positions(result, layer["parcel"])
+                known = result.landuse_wkb.take(  # parcel: the row as read, 1-based
+                    layer.geometry.to_numpy(), layer["parcel"].to_numpy(dtype=np.int64) - 1
                 )
             pending.child = layer_writer.LayerWrite(
                 layer_writer.arrow_layer(layer, lazy=True, wkb=known), path, name
@@ -481,14 +481,6 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
     rows = result.landuse_rows
     numbers = rows + 1 if rows is not None and len(rows) == len(landuse) else None
     return pieces_layer(landuse, zones, found, by_hamlet=by_hamlet, parcel_numbers=numbers)
-
-
-def _parcel_positions(result: RunResult, parcel: pd.Series) -> np.ndarray:
-    """Return the positions in ``result.landuse`` of parcels numbered by ``landuse_by_zone``."""
-    row = parcel.to_numpy(dtype=np.int64) - 1
-    if result.landuse_rows is None:
-        return row
-    return np.searchsorted(result.landuse_rows, row)  # rows ascend: validation keeps the order
 
 
 def _same(stored: np.ndarray, zones: np.ndarray) -> bool:
