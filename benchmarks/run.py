@@ -103,6 +103,7 @@ STAGES: list[tuple[str, str, str]] = [
     ("geo.coverage", "hamlet_gaps", "coverage: hamlet gaps"),
     ("geo.coverage", "hamlet_overlaps", "coverage: hamlet overlaps"),
     ("geo.coverage", "landuse_uncovered", "coverage: land-use cover"),
+    ("geo.pipeline", "_coverage_ready", "coverage: waiting for the checks"),
     ("geo.dasymetric", "allocate_population", "dasymetric"),
     ("geo.access", "hamlet_access", "access: distances"),
     ("geo.access", "road_graph", "access: road graph"),
@@ -137,6 +138,7 @@ ORDER = [
     "coverage: hamlet overlaps",
     "coverage: land-use cover",
     "coverage: other",
+    "coverage: waiting for the checks",
     "dasymetric",
     "access: road graph",
     "access: waiting for the road graph",
@@ -200,7 +202,8 @@ class Profiler:
     last_cpu: float = 0.0
     running: bool = False
     peak_mb: float = 0.0  # the largest RSS sampled, children included
-    background: dict[str, list[float]] = field(default_factory=dict)  # label: seconds a call
+    background: dict[str, float] = field(default_factory=dict)  # label: seconds, exclusive
+    threads: threading.local = field(default_factory=threading.local)  # a thread's own stack
 
     def _charge(self, now: float) -> None:
         cpu = time.process_time()
@@ -238,17 +241,33 @@ class Profiler:
     def wrap(self, function: Callable[..., Any], label: str) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
             if threading.current_thread() is not threading.main_thread():
-                # beside the main thread's stages (the road graph): timed apart
-                start = time.perf_counter()
-                try:
+                # beside the main thread's stages (the road graph, the coverage checks):
+                # timed apart, exclusive on that thread's own stack
+                with self._beside(label):
                     return function(*args, **kwargs)
-                finally:
-                    self.background.setdefault(label, []).append(time.perf_counter() - start)
             with self.stage(label):
                 return function(*args, **kwargs)
 
         timed.__wrapped__ = function  # type: ignore[attr-defined]
         return timed
+
+    @contextmanager
+    def _beside(self, label: str) -> Iterator[None]:
+        stack = self.threads.__dict__.setdefault("stack", [])  # [label, since]
+        now = time.perf_counter()
+        if stack:
+            self._charge_beside(stack[-1], now)
+        stack.append([label, now])
+        try:
+            yield
+        finally:
+            now = time.perf_counter()
+            self._charge_beside(stack.pop(), now)
+            if stack:
+                stack[-1][1] = now
+
+    def _charge_beside(self, frame: list[Any], now: float) -> None:
+        self.background[frame[0]] = self.background.get(frame[0], 0.0) + now - frame[1]
 
     @contextmanager
     def sampling(self) -> Iterator[None]:
@@ -331,6 +350,10 @@ def run_pipeline(
     return profiler, result, end_to_end, max(maxrss_mb(), profiler.peak_mb)
 
 
+def _rank(label: str) -> int:
+    return ORDER.index(label) if label in ORDER else len(ORDER)
+
+
 def stage_table(profiler: Profiler, end_to_end: float, peak: float) -> str:
     lines = [
         "| stage | wall s | share | CPU s | peak RSS MB | +MB |",
@@ -351,9 +374,9 @@ def stage_table(profiler: Profiler, end_to_end: float, peak: float) -> str:
     lines.append(f"| **end to end** | **{end_to_end:.2f}** | {total / end_to_end:.0%} | "
                  f"**{cpu:.2f}** | **{peak:,.0f}** (ru_maxrss, or sampled with child processes) "
                  "| |")  # fmt: skip
-    for label, seconds in profiler.background.items():
+    for label, seconds in sorted(profiler.background.items(), key=lambda item: _rank(item[0])):
         lines.append(
-            f"\n{label}: {sum(seconds):.2f} s on a thread of its own, beside the stages above "
+            f"\n{label}: {seconds:.2f} s on a thread of its own, beside the stages above "
             "(not in their sum; the main thread's wait for it has a row)"
         )
     return "\n".join(lines)

@@ -187,14 +187,35 @@ def check_coverage(
                 official_area_tolerance_pct,
             )
         )
-    parts = [part for part in parts if not part.empty]
+    return combine(parts, units.crs)
+
+
+def combine(tables: list[gpd.GeoDataFrame], crs: object) -> gpd.GeoDataFrame:
+    """Put coverage findings together in the order of :func:`check_coverage`.
+
+    Parameters
+    ----------
+    tables : list of geopandas.GeoDataFrame
+        Findings (:data:`FINDING_COLUMNS`), e.g. of :func:`check_coverage`
+        run on the hamlets and on the land use apart; no kind in two tables.
+    crs : object
+        The CRS of the result (the units').
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Ordered by kind (as in :data:`FINDING_KINDS`), unit and feature; each
+        table's rows in their order otherwise. Empty (with those columns) when
+        every table is.
+    """
+    parts = [table for table in tables if not table.empty]
     if not parts:
-        return _empty(units.crs)
+        return _empty(crs)
     table = pd.concat(parts, ignore_index=True)
     table["_order"] = table["kind"].map({kind: i for i, kind in enumerate(FINDING_KINDS)})
     table = table.sort_values(["_order", "unit_id", "feature"], kind="stable")
     table = table.drop(columns="_order").reset_index(drop=True)
-    return gpd.GeoDataFrame(table, geometry="geometry", crs=units.crs)
+    return gpd.GeoDataFrame(table, geometry="geometry", crs=crs)
 
 
 def hamlet_gaps(

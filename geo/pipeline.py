@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo import access, coverage, dasymetric, engines, indicators, inputs
 from geo import criteria as crit
@@ -180,29 +181,54 @@ def run(
     if hamlets is not None:
         hamlets, found = assign_hamlets(hamlets, units)
         findings += found
-        hamlet_pieces = _landuse_pieces(hamlets, layers)
-        hamlets = _with_indicators(hamlets, layers, hamlet_pieces)
-    unit_pieces = _unit_pieces(units, hamlets, layers, hamlet_pieces)
-    split = None
-    if hamlet_pieces is not None and hamlets is not None:
-        split = LanduseSplit(hamlets.geometry.to_numpy(), hamlet_pieces)
-    elif unit_pieces is not None and hamlets is None:
-        split = LanduseSplit(units.geometry.to_numpy(), unit_pieces)
-    units = _with_indicators(units, layers, unit_pieces)
-    units = _with_population(units, hamlets, project, findings)
-    problems = coverage.check_coverage(
-        units,
-        hamlets,
-        layers.get("landuse"),
-        official_area_km2=units.get("official_area_km2"),
-        landuse_pieces=unit_pieces,
-    )
+    # the coverage checks need only the zones as assigned, and the land-use cover the
+    # pieces: they run on a thread of their own (:func:`_coverage_ready`) while the
+    # parcels are split and the indicators, the people and their access worked out;
+    # their findings keep their place in the list
+    with ThreadPoolExecutor(1, thread_name_prefix="coverage") as background:
+        own_units = _own_geometries(units)
+        checks = [
+            background.submit(
+                coverage.check_coverage,
+                own_units,
+                None if hamlets is None else _own_geometries(hamlets),
+                official_area_km2=units.get("official_area_km2"),
+            )
+        ]
+        if hamlets is not None:
+            hamlet_pieces = _landuse_pieces(hamlets, layers)
+        unit_pieces = _unit_pieces(units, hamlets, layers, hamlet_pieces)
+        if "landuse" in layers:
+            checks.append(
+                background.submit(
+                    coverage.check_coverage,
+                    own_units,
+                    landuse=layers["landuse"],
+                    landuse_pieces=unit_pieces,
+                )
+            )
+        if hamlets is not None:
+            hamlets = _with_indicators(hamlets, layers, hamlet_pieces)
+        split = None
+        if hamlet_pieces is not None and hamlets is not None:
+            split = LanduseSplit(hamlets.geometry.to_numpy(), hamlet_pieces)
+        elif unit_pieces is not None and hamlets is None:
+            split = LanduseSplit(units.geometry.to_numpy(), unit_pieces)
+        units = _with_indicators(units, layers, unit_pieces)
+        units = _with_population(units, hamlets, project, findings)
+        later: list[Finding] = []
+        try:
+            units = _with_area_checks(units, hamlets)
+            if hamlets is not None and "landuse" in layers:
+                hamlets = _with_residents_and_access(
+                    hamlets, layers, later, hamlet_pieces, network=network
+                )
+        except BaseException:
+            _coverage_ready(checks, units.crs)  # the checks' error first, as when they ran before
+            raise
+        problems = _coverage_ready(checks, units.crs)
     findings += coverage.to_findings(problems)
-    units = _with_area_checks(units, hamlets)
-    if hamlets is not None and "landuse" in layers:
-        hamlets = _with_residents_and_access(
-            hamlets, layers, findings, hamlet_pieces, network=network
-        )
+    findings += later
     return evaluate_criteria(
         project,
         units=units,
@@ -452,6 +478,31 @@ def _start_road_graph(roads: gpd.GeoDataFrame) -> Future[access.RoadGraph]:
         return background.submit(access.road_graph, roads)
     finally:
         background.shutdown(wait=False)  # the thread ends with its one task
+
+
+def _own_geometries(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the zones with geometries of their own: copies, through WKB (bit for bit).
+
+    For work on another thread: GEOS builds a prepared geometry's indexes
+    when it is first used, so one prepared geometry used by two threads at
+    once may be built twice and freed while in use (a crash, seen at L).
+    """
+    geometries = zones.geometry.to_numpy()
+    copies = shapely.from_wkb(shapely.to_wkb(geometries))
+    own = zones.copy(deep=False)
+    own[zones.geometry.name] = gpd.GeoSeries(copies, index=zones.index, crs=zones.crs)
+    return own
+
+
+def _coverage_ready(checks: list[Future[gpd.GeoDataFrame]], crs: object) -> gpd.GeoDataFrame:
+    """Wait for the coverage checks :func:`run` started (and raise what they raised).
+
+    They run on a thread of their own beside the split, the indicators and
+    the access: most of their time is GEOS unions and differences, which
+    release the GIL, beside work that mostly holds it. Their findings are
+    put together as one :func:`geo.coverage.check_coverage` call orders them.
+    """
+    return coverage.combine([check.result() for check in checks], crs)
 
 
 def _road_graph_ready(network: Future[access.RoadGraph]) -> access.RoadGraph:

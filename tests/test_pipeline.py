@@ -12,7 +12,7 @@ import pytest
 from conftest import VN2000_TN, square
 
 import geo
-from geo import access, pipeline
+from geo import access, coverage, pipeline
 from geo.errors import JoinError, LayerReadError, NoCrsError, ValidationError
 
 # The tiny project's three parcels leave most land uncovered, hamlet A2 has no residential
@@ -239,6 +239,35 @@ def test_planted_gap_and_overlap_are_findings(tiny_project):
     # hamlets of 001 now cover 6 km² − 0.2 km² (gap) + 0.1 km² (counted twice) = 5.9 km²
     assert units.loc["001", "hamlet_area_km2"] == pytest.approx(5.9, rel=1e-6)
     assert {"gap", "overlap", "hamlet_sum_mismatch"} <= set(result.findings["kind"])
+
+
+def test_coverage_checks_run_beside_the_split_and_keep_their_order(tiny_project, monkeypatch):
+    hamlets = gpd.read_file(tiny_project / "hamlets.gpkg", layer="xom")
+    hamlets.loc[0, "geometry"] = square(100, 0, 1400, 2000)  # a gap, as above
+    hamlets.loc[1, "geometry"] = square(1450, 0, 1550, 2000)  # and an overlap
+    hamlets.to_file(tiny_project / "hamlets.gpkg", layer="xom", driver="GPKG")
+    threads, real_check = [], coverage.check_coverage
+    monkeypatch.setattr(
+        coverage,
+        "check_coverage",
+        lambda *a, **kw: threads.append(threading.current_thread().name) or real_check(*a, **kw),
+    )
+    result = geo.run(geo.load_project(tiny_project))
+    # the zones' checks, then the land-use cover, on the coverage thread
+    assert [name.split("_")[0] for name in threads] == ["coverage", "coverage"]
+    assert result.coverage["kind"].tolist() == [
+        "gap",
+        "overlap",
+        "hamlet_sum_mismatch",
+        "landuse_uncovered",
+        "landuse_uncovered",
+    ]
+    # the same table as one call on the whole would give
+    whole = real_check(result.units, result.hamlets, result.landuse, official_area_km2=None)
+    pd.testing.assert_frame_equal(result.coverage, whole)
+    kinds = result.findings["kind"].tolist()
+    assert kinds[kinds.index("gap") : kinds.index("gap") + 5] == result.coverage["kind"].tolist()
+    assert kinds[-2:] == ["no_residential_land", "no_facility"]
 
 
 def test_residents_and_access_per_hamlet(result):
