@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -782,13 +783,22 @@ COVERAGE_AREA_TOLERANCE = 1e-9
 def _coverage_union(geometries: np.ndarray) -> shapely.Geometry:
     """Union polygons expected to form a coverage (no overlaps); else fall back to union_all.
 
-    ``shapely.coverage_union_all`` is accepted when GEOS does not refuse it,
-    the result is valid and its area is the sum of the parts' (within
-    :data:`COVERAGE_AREA_TOLERANCE`): overlapping parts would be counted twice
-    in the sum. Otherwise ``shapely.union_all`` gives the union.
+    First from the polygons on the coverage's edge only (:func:`_edge_union`);
+    else ``shapely.coverage_union_all`` of all, accepted when GEOS does not
+    refuse it, the result is valid and its area is the sum of the parts'
+    (within :data:`COVERAGE_AREA_TOLERANCE`): overlapping parts would be
+    counted twice in the sum. Otherwise ``shapely.union_all`` gives the union.
     """
     if geometries.size == 0:
         return shapely.Polygon()
+    union = _edge_union(geometries)
+    if union is not None:
+        return union
+    return _checked_coverage_union(geometries)
+
+
+def _checked_coverage_union(geometries: np.ndarray) -> shapely.Geometry:
+    """``coverage_union_all`` if valid and of the parts' area, else ``union_all``."""
     try:
         union = shapely.coverage_union_all(geometries)
     except shapely.errors.GEOSException:
@@ -798,6 +808,155 @@ def _coverage_union(geometries: np.ndarray) -> shapely.Geometry:
         if abs(float(shapely.area(union)) - parts) <= COVERAGE_AREA_TOLERANCE * parts:
             return union
     return shapely.union_all(geometries)
+
+
+_MIX = (
+    np.uint64(0x9E3779B97F4A7C15),
+    np.uint64(0xBF58476D1CE4E5B9),
+    np.uint64(0x94D049BB133111EB),
+)
+"""Odd 64-bit constants (splitmix64's) that spread coordinates' bits into edge keys."""
+
+
+class _Edges(NamedTuple):
+    """The edges of some geometries' rings (:func:`_edges`)."""
+
+    key: np.ndarray  # uint64, the same for an edge and its reverse
+    owner: np.ndarray  # the geometry of each edge
+    low: np.ndarray  # uint64 keys of the edges' two ends
+    high: np.ndarray
+
+
+def _edges(geometries: np.ndarray) -> _Edges:
+    """Return a key for each edge of the geometries' rings, and the geometry it is in.
+
+    Points get 64 bits mixed from the exact bits of their coordinates, edges
+    64 bits mixed from their two ends' (the same both ways). Edges of no
+    length are left out. The coordinates of a geometry of one ring are taken
+    as they come; a geometry whose coordinates do not end where they start
+    (several parts or rings) is taken ring by ring, so no edge joins two.
+    """
+    xy, owner = shapely.get_coordinates(geometries, return_index=True)
+    ring = owner
+    first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    last = np.r_[first[1:], owner.size] - 1
+    open_ = (xy[first] != xy[last]).any(axis=1)
+    if open_.any():  # several rings: their coordinates, each ring its own
+        several = owner[first[open_]]
+        parts, part_of = shapely.get_parts(geometries[several], return_index=True)
+        rings, ring_of = shapely.get_rings(parts, return_index=True)
+        ring_xy, at = shapely.get_coordinates(rings, return_index=True)
+        one = ~np.isin(owner, several)
+        xy = np.concatenate([xy[one], ring_xy])
+        ring = np.concatenate([owner[one], geometries.size + at])  # ring ids past the owners'
+        owner = np.concatenate([owner[one], several[part_of[ring_of[at]]]])
+    bits = np.ascontiguousarray(xy).view(np.uint64)
+    m1, m2, m3 = _MIX
+    with np.errstate(over="ignore"):
+        point = bits[:, 0] * m1 ^ (bits[:, 1] + m2) * m3
+        point ^= point >> np.uint64(31)
+        point *= m2
+        point ^= point >> np.uint64(29)
+        edge = (ring[:-1] == ring[1:]) & (point[:-1] != point[1:])
+        low = np.minimum(point[:-1], point[1:])[edge]
+        high = np.maximum(point[:-1], point[1:])[edge]
+        key = low * m1 + (high ^ (high >> np.uint64(27))) * m3
+        key ^= key >> np.uint64(33)
+    return _Edges(key, owner[:-1][edge], low, high)
+
+
+def _edge_union(geometries: np.ndarray) -> shapely.Geometry | None:
+    """Union polygons that form a coverage from those on its edge; None if it does not hold.
+
+    In a coverage, an edge two polygons share is inside the union; the union's
+    boundary is made of the edges only one polygon has. So the polygons with
+    such an edge (the coverage's rim, and the rims of its holes) are unioned
+    (``coverage_union_all``), and a hole of that union bounded by shared
+    edges only is land the other polygons fill, so it is filled; the others
+    are the coverage's holes (:func:`_filled`). Where a hole of that union
+    has edges of both kinds (a gap and land that touch at a corner), the
+    polygons with a corner on a one-sided edge join the rim, once. The result is kept when it is
+    valid and its area is the sum of all the polygons' (within
+    :data:`COVERAGE_AREA_TOLERANCE`): a polygon overlapping another, a hole
+    wrongly filled or kept (one a polygon touches in the middle of an edge),
+    or two edges of different ends that got the same key all change one or
+    the other.
+    """
+    edges = _edges(geometries)
+    code, distinct = pd.factorize(edges.key)  # a hash table: a sort took twice as long
+    count = np.bincount(code)
+    one_sided = count[code] != 2
+    shared = np.sort(distinct[count == 2])
+    rim = np.zeros(geometries.size, dtype=bool)
+    rim[edges.owner[one_sided]] = True
+    union, mixed = _rim_union(geometries, rim, shared)
+    if mixed:  # a hole of the rim's union holds land and a gap: they touch at a corner
+        ends = np.unique(np.r_[edges.low[one_sided], edges.high[one_sided]])
+        corner = np.isin(edges.low, ends) | np.isin(edges.high, ends)
+        rim[edges.owner[corner]] = True
+        union, mixed = _rim_union(geometries, rim, shared)
+    if union is None or mixed or not shapely.is_valid(union):
+        return None
+    area = float(shapely.area(geometries).sum())
+    if abs(float(shapely.area(union)) - area) > COVERAGE_AREA_TOLERANCE * area:
+        return None
+    return union
+
+
+def _rim_union(
+    geometries: np.ndarray, rim: np.ndarray, shared: np.ndarray
+) -> tuple[shapely.Geometry | None, bool]:
+    """Union the ``rim`` polygons and fill their holes (:func:`_filled`); None if it fails."""
+    if not rim.any() or rim.all():
+        return None, False
+    try:
+        rim_union = shapely.coverage_union_all(geometries[rim])
+    except shapely.errors.GEOSException:
+        return None, False
+    return _filled(rim_union, shared)
+
+
+def _filled(
+    rim_union: shapely.Geometry, shared: np.ndarray
+) -> tuple[shapely.Geometry | None, bool]:
+    """Fill the holes of ``rim_union`` whose edges all have keys in ``shared`` (sorted).
+
+    The parts of the rim inside a filled hole are gone in it; the holes they
+    have are kept, in the part that then holds them. Returns the union (None
+    when a kept hole is in no part or in two: polygons inside a hole of the
+    coverage), and whether a hole has edges of both kinds (then None).
+    """
+    polygons = shapely.get_parts(rim_union)
+    polygons = polygons[shapely.get_type_id(polygons) == shapely.GeometryType.POLYGON]
+    outlines = shapely.get_exterior_ring(polygons)
+    holes_of = shapely.get_num_interior_rings(polygons)
+    rings = shapely.get_interior_ring(
+        np.repeat(polygons, holes_of), np.concatenate([np.arange(n) for n in holes_of])
+    )
+    ring_key, ring = _edges(rings)[:2]
+    known = np.zeros(ring_key.size, dtype=bool)
+    if shared.size:
+        known = shared[np.minimum(np.searchsorted(shared, ring_key), shared.size - 1)] == ring_key
+    unshared = np.bincount(ring[~known], minlength=rings.size)
+    edges_of = np.bincount(ring, minlength=rings.size)
+    if ((unshared > 0) & (unshared < edges_of)).any():
+        return None, True
+    gap_rings = rings[unshared > 0]
+    # each big polygon asks a tree of the small ones, so that it is prepared once
+    shells = np.asarray(shapely.polygons(outlines), dtype=object)
+    filled = shapely.polygons(rings[unshared == 0])
+    kept = np.ones(shells.size, dtype=bool)
+    kept[shapely.STRtree(shells).query(filled, predicate="contains")[1]] = False
+    shells, outlines = shells[kept], outlines[kept]
+    gaps = np.asarray(shapely.polygons(gap_rings), dtype=object)
+    shell, gap = shapely.STRtree(gaps).query(shells, predicate="contains")
+    if not outlines.size or gap.size != gap_rings.size or np.unique(gap).size != gap.size:
+        return None, False
+    holes: list[list[shapely.Geometry]] = [[] for _ in range(outlines.size)]
+    for k, g in zip(shell, gap, strict=True):
+        holes[k].append(gap_rings[g])
+    parts = [shapely.polygons(one, hole or None) for one, hole in zip(outlines, holes, strict=True)]
+    return (shapely.multipolygons(parts) if len(parts) > 1 else parts[0]), False
 
 
 def _union(geometries: np.ndarray) -> shapely.Geometry:

@@ -366,6 +366,79 @@ def test_coverage_union_falls_back_when_parts_overlap():
     assert union.area == pytest.approx(15_000.0)
 
 
+def grid(cells: int, skip: tuple[int, int] | None = None) -> list[shapely.Polygon]:
+    """Parcels 10 m × 10 m in a ``cells`` × ``cells`` grid, sharing their edges, one left out."""
+    return [
+        square(10 * i, 10 * j, 10, 10) for i in range(cells) for j in range(cells) if (i, j) != skip
+    ]
+
+
+def unioned(monkeypatch) -> list[int]:
+    """Record how many polygons each ``coverage_union_all`` call is given."""
+    sizes, real = [], shapely.coverage_union_all
+    monkeypatch.setattr(
+        shapely, "coverage_union_all", lambda g, **kw: sizes.append(len(g)) or real(g, **kw)
+    )
+    return sizes
+
+
+def test_coverage_union_from_the_rim_keeps_the_gaps_and_fills_the_rest(monkeypatch):
+    # 6 × 6 parcels but a gap at (2, 2): the union is built from the 20 parcels around the
+    # grid and the 4 that share an edge with the gap; but the 4 that touch the gap at a
+    # corner only leave the gap and the land around it one hole of that union, so they join
+    # and the union is made again, of 28; the 7 others fill its big hole
+    parcels = np.array(grid(6, skip=(2, 2)))
+    sizes = unioned(monkeypatch)
+    union = coverage._coverage_union(parcels)
+    assert sizes == [24, 28]
+    assert union.equals(shapely.union_all(parcels))
+    assert [ring.area for ring in [shapely.Polygon(r) for r in union.interiors]] == [100.0]
+    assert union.area == pytest.approx(35 * 100.0)
+
+
+def test_coverage_union_keeps_the_gap_of_a_rim_part_inside_a_filled_hole(monkeypatch):
+    # in cell (3, 3): a frame (its hole 6 m wide), a frame in that hole, and one more frame in
+    # that one around a 2 m × 2 m gap: only that last frame and the grid's border are the
+    # rim, and the gap must survive the filling of the border's big hole, which holds it
+    cell = square(30, 30, 10, 10)
+    frames = [
+        shapely.difference(cell, square(32, 32, 6, 6)),
+        shapely.difference(square(32, 32, 6, 6), square(33, 33, 4, 4)),
+        shapely.difference(square(33, 33, 4, 4), square(34, 34, 2, 2)),
+    ]
+    parcels = np.array(grid(6, skip=(3, 3)) + frames)
+    sizes = unioned(monkeypatch)
+    union = coverage._coverage_union(parcels)
+    assert sizes == [21]
+    assert union.equals(shapely.union_all(parcels))
+    assert union.area == pytest.approx(3600.0 - 4.0)
+    assert len(union.interiors) == 1
+
+
+def test_coverage_union_takes_a_parcel_of_two_parts_ring_by_ring(monkeypatch):
+    # cells (1, 1) and (2, 2) of 4 × 4 are one parcel of two parts: no edge joins its rings,
+    # so it is not on the rim; only the 12 cells around are
+    cells = grid(4)
+    two = shapely.MultiPolygon([cells[1 * 4 + 1], cells[2 * 4 + 2]])
+    parcels = np.array([c for k, c in enumerate(cells) if k not in (5, 10)] + [two])
+    sizes = unioned(monkeypatch)
+    union = coverage._coverage_union(parcels)
+    assert sizes == [12]
+    assert union.equals(square(0, 0, 40, 40))
+
+
+def test_coverage_union_from_the_rim_gives_up_on_overlaps():
+    # a second parcel on cell (2, 2): each of its edges is found three times
+    parcels = np.array([*grid(5), square(20, 20, 10, 10)])
+    assert coverage._edge_union(parcels) is None
+    union = coverage._coverage_union(parcels)
+    assert union.equals(shapely.union_all(parcels))
+    # one parcel shifted by 1 m over its neighbour: edges no longer match, the sum is off
+    shifted = np.array([*grid(5, skip=(2, 2)), square(21, 20, 10, 10)])
+    assert coverage._edge_union(shifted) is None
+    assert coverage._coverage_union(shifted).equals(shapely.union_all(shifted))
+
+
 def test_a_gap_is_found_where_a_hamlet_sticking_out_makes_up_its_area(monkeypatch):
     # H2 leaves a 2 m × 2 m gap at the top and sticks out 4 m² at the right: the hamlets'
     # union has the unit's area, but does not lie in it, so the gap is still sought
