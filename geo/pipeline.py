@@ -161,6 +161,13 @@ def run(
     ------
     GeoInputError
         On any bad input, with a message naming the file and feature or row.
+
+    Notes
+    -----
+    Two steps run beside the main thread, each on a thread of its own: the
+    road graph while the parcels are read, and the coverage checks while
+    the parcels are split and the indicators, people and access worked out.
+    The results and their order are those of one thread.
     """
     plan = engines.plan(
         project, engine=engine, scheduler=scheduler, parcels_in_memory=parcels_in_memory
