@@ -1074,7 +1074,7 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
     problems = coverage.check_coverage(
         units, hamlets, None, official_area_km2=units.get("official_area_km2")
     )
-    problems = _with_uncovered(problems, land.uncovered)
+    problems = coverage.combine([problems, land.uncovered], problems.crs)
     findings += coverage.to_findings(problems)
     units = _with_area_checks(units, hamlets)
     if hamlets is not None and land.allocation is not None:
@@ -1091,15 +1091,3 @@ def run_per_unit(project: Project, plan: Plan) -> RunResult:
         landuse_summary=land.summary,
         landuse_parcels=land.parcels,
     )
-
-
-def _with_uncovered(problems: gpd.GeoDataFrame, uncovered: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Add the land-use cover findings to the coverage table, ordered as check_coverage orders."""
-    parts = [p for p in (problems, uncovered) if not p.empty]
-    if len(parts) < 2:
-        return parts[0] if parts else problems
-    table = pd.concat(parts, ignore_index=True)
-    table["_order"] = table["kind"].map({k: i for i, k in enumerate(coverage.FINDING_KINDS)})
-    table = table.sort_values(["_order", "unit_id", "feature"], kind="stable")
-    table = table.drop(columns="_order").reset_index(drop=True)
-    return gpd.GeoDataFrame(table, geometry="geometry", crs=problems.crs)
