@@ -246,15 +246,23 @@ def test_coverage_checks_run_beside_the_split_and_keep_their_order(tiny_project,
     hamlets.loc[0, "geometry"] = square(100, 0, 1400, 2000)  # a gap, as above
     hamlets.loc[1, "geometry"] = square(1450, 0, 1550, 2000)  # and an overlap
     hamlets.to_file(tiny_project / "hamlets.gpkg", layer="xom", driver="GPKG")
-    threads, real_check = [], coverage.check_coverage
-    monkeypatch.setattr(
-        coverage,
-        "check_coverage",
-        lambda *a, **kw: threads.append(threading.current_thread().name) or real_check(*a, **kw),
-    )
+    threads, zones, real_check = [], [], coverage.check_coverage
+
+    def check(units, hamlets=None, *args, **kwargs):
+        threads.append(threading.current_thread().name)
+        zones.extend(
+            units.geometry.tolist() + ([] if hamlets is None else hamlets.geometry.tolist())
+        )
+        return real_check(units, hamlets, *args, **kwargs)
+
+    monkeypatch.setattr(coverage, "check_coverage", check)
     result = geo.run(geo.load_project(tiny_project))
     # the zones' checks, then the land-use cover, on the coverage thread
     assert [name.split("_")[0] for name in threads] == ["coverage", "coverage"]
+    # on geometries of their own, equal to the run's: a prepared geometry is not shared
+    mine = result.units.geometry.tolist() + result.hamlets.geometry.tolist()
+    assert not {id(g) for g in zones} & {id(g) for g in mine}
+    assert {g.wkb for g in zones} == {g.wkb for g in mine}
     assert result.coverage["kind"].tolist() == [
         "gap",
         "overlap",
