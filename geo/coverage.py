@@ -838,8 +838,8 @@ def _edges(geometries: np.ndarray) -> _Edges:
     """
     xy, owner = shapely.get_coordinates(geometries, return_index=True)
     ring = owner
-    first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    last = np.r_[first[1:], owner.size] - 1
+    first = np.flatnonzero(np.r_[owner.size > 0, owner[1:] != owner[:-1]])
+    last = np.r_[first[1:], owner.size][: first.size] - 1
     open_ = (xy[first] != xy[last]).any(axis=1)
     if open_.any():  # several rings: their coordinates, each ring its own
         several = owner[first[open_]]
@@ -928,6 +928,8 @@ def _filled(
     """
     polygons = shapely.get_parts(rim_union)
     polygons = polygons[shapely.get_type_id(polygons) == shapely.GeometryType.POLYGON]
+    if not polygons.size:
+        return None, False
     outlines = shapely.get_exterior_ring(polygons)
     holes_of = shapely.get_num_interior_rings(polygons)
     rings = shapely.get_interior_ring(

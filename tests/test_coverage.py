@@ -425,6 +425,9 @@ def test_coverage_union_takes_a_parcel_of_two_parts_ring_by_ring(monkeypatch):
     union = coverage._coverage_union(parcels)
     assert sizes == [12]
     assert union.equals(square(0, 0, 40, 40))
+    # 14 squares of 4 edges, and the two-part parcel's 2 rings of 4: no edge between its rings
+    assert coverage._edges(parcels).key.size == 14 * 4 + 8
+    assert coverage._edges(np.empty(0, dtype=object)).key.size == 0
 
 
 def test_coverage_union_from_the_rim_gives_up_on_overlaps():
