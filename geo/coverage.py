@@ -875,12 +875,12 @@ def _edge_union(geometries: np.ndarray) -> shapely.Geometry | None:
     edges only is land the other polygons fill, so it is filled; the others
     are the coverage's holes (:func:`_filled`). Where a hole of that union
     has edges of both kinds (a gap and land that touch at a corner), the
-    polygons with a corner on a one-sided edge join the rim, once. The result is kept when it is
-    valid and its area is the sum of all the polygons' (within
-    :data:`COVERAGE_AREA_TOLERANCE`): a polygon overlapping another, a hole
-    wrongly filled or kept (one a polygon touches in the middle of an edge),
-    or two edges of different ends that got the same key all change one or
-    the other.
+    polygons with a corner on a one-sided edge join the rim, once. The
+    result is kept when it is valid and its area is the sum of all the
+    polygons' (within :data:`COVERAGE_AREA_TOLERANCE`): a polygon overlapping
+    another, a hole wrongly filled or kept (one a polygon touches in the
+    middle of an edge), or two edges of different ends that got the same key
+    all change one or the other.
     """
     edges = _edges(geometries)
     code, distinct = pd.factorize(edges.key)  # a hash table: a sort took twice as long
