@@ -248,6 +248,8 @@ def _split(
     measured: list[Future[tuple[np.ndarray, np.ndarray | None]]] = []
     rest = np.flatnonzero(~polygonal)
     with ThreadPoolExecutor(1) as background:
+        # every geometry's own measure (an inside pair's), while the first pairs are sought
+        whole = background.submit(measure, geometries)
 
         def start(index: np.ndarray, zone: np.ndarray) -> None:
             # the crossing pairs are measured while the rest is classified
@@ -269,7 +271,7 @@ def _split(
         zone = np.concatenate([f[1] for f in found] + [f[3] for f in found])
         order = np.argsort(index.astype(np.int64) * len(zones) + rank[zone])
         amount = np.empty(index.size, dtype="float64")
-        amount[: inside.size] = measure(geometries[inside])
+        amount[: inside.size] = whole.result()[inside]
         parts = None if keep is None else np.full(index.size, None, dtype=object)
         at = inside.size
         index, zone, crossing = index[order], zone[order], order >= inside.size
