@@ -13,7 +13,10 @@ Run::
    validate → join → indicators (land-use split, points, roads) → coverage (gaps, overlaps,
    land-use cover) → dasymetric → access (road graph, distances) → criteria → outputs (map,
    GeoPackage, tables). Time is exclusive (a stage nested in another is not counted twice);
-   "other" rows are the code in between. The times add up to the end-to-end time.
+   "other" rows are the code in between. The times add up to the end-to-end time. The steps
+   that run on threads of their own beside the main thread (the road graph, the coverage
+   checks) are timed apart, exclusive on their thread, and listed under the table; the main
+   thread's waits for them have rows.
 3. Memory is the resident set size (RSS), the honest figure (tracemalloc misses GEOS and
    GDAL): sampled every 10 ms by a thread and at every stage boundary, so "peak RSS" is the
    largest RSS seen during the stage and "+MB" its largest growth over the RSS at the stage's
