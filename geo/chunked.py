@@ -742,7 +742,7 @@ def landuse_per_unit(
     zone_ids = zones["id"].astype(str).to_numpy()
     spill.close(
         fids,
-        numbers.positions(fids) + 1,  # a parcel's number: its row in the layer, as read
+        np.arange(1, len(fids) + 1),  # a parcel's number: its row in the layer, as read
         zone_ids if rank is None else zone_ids[np.argsort(rank, kind="stable")],
         by_hamlet=hamlets is not None,
     )

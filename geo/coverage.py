@@ -29,7 +29,7 @@ import shapely
 
 from geo import parallel
 from geo.crs import require_projected, require_same_crs
-from geo.indicators import Pieces, split_pieces
+from geo.indicators import Pieces, sorted_has, split_pieces
 from geo.labels import format_number_vi as _vi
 from geo.validate import Finding
 
@@ -936,9 +936,7 @@ def _filled(
         np.repeat(polygons, holes_of), np.concatenate([np.arange(n) for n in holes_of])
     )
     ring_key, ring = _edges(rings)[:2]
-    known = np.zeros(ring_key.size, dtype=bool)
-    if shared.size:
-        known = shared[np.minimum(np.searchsorted(shared, ring_key), shared.size - 1)] == ring_key
+    known = sorted_has(shared, ring_key)
     unshared = np.bincount(ring[~known], minlength=rings.size)
     edges_of = np.bincount(ring, minlength=rings.size)
     if ((unshared > 0) & (unshared < edges_of)).any():

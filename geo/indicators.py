@@ -507,7 +507,7 @@ def _crossing(
             + zone[at + np.arange(at.size)]
         )
         if seen.size:
-            keys = keys[~_sorted_has(seen, keys)]
+            keys = keys[~sorted_has(seen, keys)]
         if keys.size:
             # two sorted runs, no key in both: a stable sort merges them in linear time
             # (np.union1d sorted all of them again at every strip: 0.15 s of 8 at L)
@@ -515,8 +515,10 @@ def _crossing(
             yield keys
 
 
-def _sorted_has(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Tell which of ``keys`` are in ``sorted_keys`` (sorted, not empty)."""
+def sorted_has(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Tell which of ``keys`` are in ``sorted_keys`` (sorted; empty: none are)."""
+    if sorted_keys.size == 0:
+        return np.zeros(len(keys), dtype=bool)
     at = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
     return sorted_keys[at] == keys
 
@@ -533,7 +535,7 @@ def _held(
     zone, member = tree.query(zones)
     key = members[member].astype(np.int64) * len(zones) + zone
     if cross_key.size:
-        open_ = ~_sorted_has(cross_key, key)
+        open_ = ~sorted_has(cross_key, key)
         zone, member, key = zone[open_], member[open_], key[open_]
     need, where = np.unique(member, return_inverse=True)
     polygons = tree.geometries[need]
