@@ -525,7 +525,7 @@ def _polygon_pairs(
             on_crossing(strip.keys // len(zones), strip.keys % len(zones))
     found_key = np.concatenate(emitted)
     derived_key = np.concatenate(derived).astype(np.int64)
-    cross_key = np.sort(np.r_[found_key, derived_key])
+    cross_key = np.sort(np.r_[found_key, derived_key], kind="stable")  # sorted runs: merged
     cell = first[clear, 0] * grid.shape[1] + first[clear, 1]
     label, hits = grid.labels(zones, cell, marked)
     lone = hits == 1
@@ -617,9 +617,12 @@ def _crossing(
         line, member = line[meets], member[meets]
         shares = first[line + 1] - first[line]  # the zones sharing each segment
         at = np.repeat(first[line] - np.cumsum(shares) + shares, shares)
-        keys = np.unique(
-            np.repeat(members[member].astype(np.int64) * zones, shares)
-            + zone[at + np.arange(at.size)]
+        # hashed, then sorted: np.unique sorted every hit (0.3 s of the split at L)
+        keys = np.sort(
+            pd.unique(
+                np.repeat(members[member].astype(np.int64) * zones, shares)
+                + zone[at + np.arange(at.size)]
+            )
         )
         if seen.size:
             keys = keys[~sorted_has(seen, keys)]
