@@ -177,11 +177,12 @@ def split_pieces(
     derive : bool, default False
         Measure one part of a parcel (not kept) lying across nothing but an
         edge between two zones, and derive the other from the parcel's area:
-        one intersection instead of two (44% fewer at the benchmark's scale
-        L). Each part is then off the intersection's area by the rounding of
-        the cut (up to 3e-8 m² there), so a parcel's parts depend on which
-        zones are split together: off where results must not (the per-unit
-        engine splits by one unit at a time).
+        one intersection instead of two (at the benchmark's scale L, 70,047
+        of 185,713 intersections fewer). Each part is then off the
+        intersection's area by the rounding of the cut (up to 3e-8 m² there),
+        so a parcel's parts depend on which zones are split together: off
+        where results must not (the per-unit engine splits by one unit at a
+        time).
 
     Returns
     -------
@@ -254,7 +255,8 @@ def _split(
     With ``derive``, a polygon lying across nothing but one edge between two
     zones, and whose parts are not kept, is intersected with one of them:
     its part in the other is the rest of its area (:func:`_crossing`; at the
-    benchmark's scale L, 82,000 of the 186,000 crossing pairs).
+    benchmark's scale L, 80,887 of the 185,713 crossing pairs, of which
+    10,840 are then intersected all the same: nothing, or slivers).
     """
     none = np.empty(0, dtype=np.intp)
     rank = tree_order(zones)
