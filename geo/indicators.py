@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import parallel
+from geo import chords, parallel
 from geo.crs import require_projected
 from geo.resources import LandUseCode, landuse_codes
 from geo.validate import Finding
@@ -279,11 +279,18 @@ def _split(
         # every geometry's own measure (an inside pair's), while the first pairs are sought
         whole = background.submit(measure, geometries)
 
-        def start(index: np.ndarray, zone: np.ndarray) -> None:
+        def start(index: np.ndarray, zone: np.ndarray, chains: _Chains) -> None:
             # the crossing pairs are measured while the rest is classified
             measured.append(
                 background.submit(
-                    _measure_crossing, geometries, zones, index, zone, keep=keep, measure=measure
+                    _measure_crossing,
+                    geometries,
+                    zones,
+                    index,
+                    zone,
+                    keep=keep,
+                    measure=measure,
+                    chains=chains,
                 )
             )
 
@@ -362,27 +369,45 @@ def _measure_crossing(
     *,
     keep: np.ndarray | None,
     measure: Callable[[np.ndarray], np.ndarray],
+    chains: _Chains | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Measure the parts of crossing pairs (intersections, on threads); the kept parts too.
+    """Measure the parts of crossing pairs; the kept parts too.
 
-    Returns the amounts and, with ``keep``, the parts (None where not kept).
+    A convex polygon that its zone's boundary crosses once, along a chain
+    (``chains``), is cut by :func:`geo.chords.cut_convex`; the other pairs
+    are intersected on threads. Returns the amounts and, with ``keep``, the
+    parts (None where not kept).
     """
-    if keep is None:
-        return intersection_measure(geometries[index], zones[zone], measure, group=zone), None
     amount = np.empty(index.size, dtype="float64")
     parts = np.full(index.size, None, dtype=object)
-    kept = keep[index]
-    if kept.any():
-        parts[kept] = parallel.map_slices(
-            shapely.intersection, geometries[index[kept]], zones[zone[kept]]
+    todo = np.ones(index.size, dtype=bool)
+    if chains is not None and measure is shapely.area:
+        pick = np.flatnonzero(chains.length > 0)
+        polygons = geometries[index[pick]]
+        multi = shapely.get_type_id(polygons) == _MULTIPOLYGON  # of one part: single ones
+        polygons[multi] = shapely.get_geometry(polygons[multi], 0)
+        cut = chords.cut_convex(
+            polygons, chains.xy, chains.first[pick], chains.length[pick], chains.left[pick]
         )
-        amount[kept] = measure(parts[kept])
-    cut = ~kept
-    if cut.any():
-        amount[cut] = intersection_measure(
-            geometries[index[cut]], zones[zone[cut]], measure, group=zone[cut]
+        made = ~shapely.is_missing(cut)
+        done = pick[made]
+        amount[done] = measure(cut[made])
+        parts[done] = cut[made]
+        todo[done] = False
+    kept = np.zeros(index.size, dtype=bool) if keep is None else keep[index]
+    parts[~kept] = None
+    rest = np.flatnonzero(todo & kept)
+    if rest.size:
+        parts[rest] = parallel.map_slices(
+            shapely.intersection, geometries[index[rest]], zones[zone[rest]]
         )
-    return amount, parts
+        amount[rest] = measure(parts[rest])
+    rest = np.flatnonzero(todo & ~kept)
+    if rest.size:
+        amount[rest] = intersection_measure(
+            geometries[index[rest]], zones[zone[rest]], measure, group=zone[rest]
+        )
+    return amount, None if keep is None else parts
 
 
 def tree_order(zones: np.ndarray) -> np.ndarray | None:
@@ -445,7 +470,7 @@ def _polygon_pairs(
     geometries: np.ndarray,
     positions: np.ndarray,
     zones: np.ndarray,
-    on_crossing: Callable[[np.ndarray, np.ndarray], None] | None = None,
+    on_crossing: Callable[[np.ndarray, np.ndarray, _Chains], None] | None = None,
     derivable: np.ndarray | None = None,
 ) -> _PolygonPairs:
     """Inside and crossing pairs of (multi)polygons and polygonal zones.
@@ -496,11 +521,8 @@ def _polygon_pairs(
     known = np.isfinite(bounds).all(axis=1)
     if not known.all():
         positions, bounds = positions[known], bounds[known]
-    parted = None
-    if derivable is not None:
-        right = np.full(len(geometries), np.inf)
-        right[positions] = bounds[:, 2]
-        parted = (derivable, right)
+    right = np.full(len(geometries), np.inf)
+    right[positions] = bounds[:, 2]
     grid = _Grid(shapely.total_bounds(zones), bounds)
     marked = grid.marked(low, high)
     first, last = grid.cell(bounds[:, :2]), grid.cell(bounds[:, 2:])
@@ -519,12 +541,12 @@ def _polygon_pairs(
     tree = shapely.STRtree(geometries[edge])
     emitted, derived, partner = [np.empty(0, dtype=np.int64)], [none], [none]
     segments = _segments(xy, start, seg_zone, left)
-    for strip in _crossing(tree, edge, len(zones), segments, parted):
+    for strip in _crossing(tree, edge, len(zones), segments, right=right, derivable=derivable):
         partner.append(strip.partner + sum(keys.size for keys in emitted))
         emitted.append(strip.keys)
         derived.append(strip.derived)
         if on_crossing is not None and strip.keys.size:
-            on_crossing(strip.keys // len(zones), strip.keys % len(zones))
+            on_crossing(strip.keys // len(zones), strip.keys % len(zones), strip.chains)
     found_key = np.concatenate(emitted)
     derived_key = np.concatenate(derived).astype(np.int64)
     cross_key = np.sort(np.r_[found_key, derived_key], kind="stable")  # sorted runs: merged
@@ -567,8 +589,24 @@ intersected on one thread (:data:`geo.parallel.MIN_PER_THREAD`) and cost more th
 3.10 s in eight)."""
 
 
+class _Chains(NamedTuple):
+    """For crossing pairs: the zone's boundary within the polygon, when one chain of a ring.
+
+    The chain of a pair is the ``length`` segments from ``xy[first]`` to
+    ``xy[first + length]``, every segment of the zone's boundary meeting the
+    polygon (:func:`geo.chords.cut_convex`); ``length`` 0 where they are not.
+    """
+
+    xy: np.ndarray
+    """The zones' boundary coordinates, ring after ring."""
+    first: np.ndarray
+    length: np.ndarray
+    left: np.ndarray
+    """Whether the zone lies left of the chain as given."""
+
+
 class _Strip(NamedTuple):
-    """The crossing pairs found in one strip of boundary segments (:func:`_crossing`)."""
+    """The crossing pairs of the polygons last met by a strip of segments (:func:`_crossing`)."""
 
     keys: np.ndarray
     """Keys ``geometry * zones + zone`` of the pairs to intersect, sorted."""
@@ -576,6 +614,8 @@ class _Strip(NamedTuple):
     """Keys of the pairs whose area is the geometry's own less its other pair's."""
     partner: np.ndarray
     """Aligned with ``derived``: the position in ``keys`` of that other pair."""
+    chains: _Chains
+    """Aligned with ``keys``."""
 
 
 def _crossing(
@@ -583,7 +623,9 @@ def _crossing(
     members: np.ndarray,
     zones: int,
     segments: _Segments,
-    parted: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    right: np.ndarray,
+    derivable: np.ndarray | None = None,
 ) -> Iterator[_Strip]:
     """Yield the crossing pairs of the polygons meeting the zones' segments, a strip at a time.
 
@@ -592,23 +634,21 @@ def _crossing(
     threads) against the polygons whose boxes their boxes meet, a strip at a
     time (:data:`CROSSING_STRIPS`, :data:`STRIP_SEGMENTS`); a strip's lines
     are made when it is reached, so the first pairs come out sooner. A
-    polygon meeting a segment crosses every zone holding it; each key comes
-    out once.
+    polygon meeting a segment crosses every zone holding it. A polygon's
+    pairs come out together, with the strip after which no segment can meet
+    it (``right``, by geometry position: its greatest x, less than the next
+    strip's least), each once, with the chains of its zones' boundaries in it.
 
-    ``parted``, a pair of arrays by geometry position (whether the geometry's
-    area may be derived, and its greatest x), derives one area of each
-    polygon that crosses exactly two zones A and B and meets nothing but
-    segments parting two zones: A and B each change the count of A and B
-    holding a point only at their edges, where it is one (the interiors lie
-    on either side), so it is one throughout the polygon, whose area is then
-    its part in A plus its part in B. A polygon is judged in the strip it is
-    first met in, if no later strip can meet it (its greatest x is less than
-    the next strip's least).
+    ``derivable`` (by geometry position) derives one area of each polygon
+    that crosses exactly two zones A and B and meets nothing but segments
+    parting two zones: A and B each change the count of A and B holding a
+    point only at their edges, where it is one (the interiors lie on either
+    side), so it is one throughout the polygon, whose area is then its part
+    in A plus its part in B.
     """
     ends, first, zone = segments.ends, segments.first, segments.zone
-    seen = np.empty(0, dtype=np.int64)
     none = np.empty(0, dtype=np.int64)
-    met = None if parted is None else np.zeros(parted[0].size, dtype=bool)
+    waiting: tuple[np.ndarray, ...] = (none,) * 4  # geometry, key, zone's segment, segment
     strips = min(CROSSING_STRIPS, max(1, len(ends) // max(STRIP_SEGMENTS, 1)))
     cuts = np.linspace(0, len(ends), strips + 1).round().astype(np.intp)
     for low, high in itertools.pairwise(np.unique(cuts)):
@@ -618,38 +658,57 @@ def _crossing(
         line += low
         line, member = line[meets], member[meets]
         shares = first[line + 1] - first[line]  # the zones sharing each segment
-        at = np.repeat(first[line] - np.cumsum(shares) + shares, shares)
-        # hashed, then sorted: np.unique sorted every hit (0.3 s of the split at L)
-        keys = np.sort(
-            pd.unique(
-                np.repeat(members[member].astype(np.int64) * zones, shares)
-                + zone[at + np.arange(at.size)]
-            )
+        entry = np.repeat(first[line] - np.cumsum(shares) + shares, shares) + np.arange(
+            shares.sum()
         )
-        if seen.size:
-            keys = keys[~sorted_has(seen, keys)]
-        if keys.size == 0:
-            continue
-        # two sorted runs, no key in both: a stable sort merges them in linear time
-        # (np.union1d sorted all of them again at every strip: 0.15 s of 8 at L)
-        seen = np.sort(np.concatenate([seen, keys]), kind="stable")
-        derived = partner = none
-        if parted is not None and met is not None:
-            may, right = parted
-            met[members[member[~segments.parting[line]]]] = True  # meets another segment
-            geometry = keys // zones
-            runs = np.flatnonzero(np.r_[True, geometry[1:] != geometry[:-1]])
-            count = np.diff(np.r_[runs, keys.size])
-            pair = runs[count == 2]
-            g = geometry[pair]
-            beyond = ends[high, 0, 0] if high < len(ends) else np.inf
-            pair = pair[may[g] & ~met[g] & (right[g] < beyond)]
-            met[geometry] = True  # judged, or not to be judged again
-            if pair.size:
-                derived = keys[pair + 1]
-                partner = pair - np.arange(pair.size)  # the pair's place once derived are out
-                keys = np.delete(keys, pair + 1)
-        yield _Strip(keys, derived, partner)
+        geometry = np.repeat(members[member].astype(np.int64), shares)
+        hits = (
+            geometry,
+            geometry * zones + zone[entry],
+            segments.segment[entry],
+            np.repeat(line, shares),
+        )
+        waiting = tuple(np.concatenate(pair) for pair in zip(waiting, hits, strict=True))
+        beyond = ends[high, 0, 0] if high < len(ends) else np.inf
+        ready = right[waiting[0]] < beyond
+        if ready.any():
+            now = tuple(values[ready] for values in waiting)
+            waiting = tuple(values[~ready] for values in waiting)
+            yield _judged(now, zones, segments, derivable)
+
+
+def _judged(
+    hits: tuple[np.ndarray, ...],
+    zones: int,
+    segments: _Segments,
+    derivable: np.ndarray | None,
+) -> _Strip:
+    """Return the crossing pairs of polygons whose every hit (:func:`_crossing`) is known."""
+    geometry, key, zone_segment, segment = hits
+    # hashed, then sorted: np.unique sorted every hit (0.3 s of the split at L)
+    keys = np.sort(pd.unique(key))
+    derived = partner = np.empty(0, dtype=np.int64)
+    if derivable is not None:
+        owner = keys // zones
+        runs = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        two = runs[np.diff(np.r_[runs, keys.size]) == 2]
+        other = np.unique(geometry[~segments.parting[segment]])  # meet another segment
+        two = two[derivable[owner[two]] & ~sorted_has(other, owner[two])]
+        if two.size:
+            derived = keys[two + 1]
+            partner = two - np.arange(two.size)  # the pair's place once derived are out
+            keys = np.delete(keys, two + 1)
+    # each pair's segments of its zone, in ring order: one chain if they follow each other
+    measured = sorted_has(keys, key)
+    by_pair = np.lexsort((zone_segment[measured], key[measured]))
+    pair_key, pair_segment = key[measured][by_pair], zone_segment[measured][by_pair]
+    runs = np.flatnonzero(np.r_[True, pair_key[1:] != pair_key[:-1]])  # one a key, in order
+    count = np.diff(np.r_[runs, pair_key.size])
+    low, high = pair_segment[runs], pair_segment[runs + count - 1]
+    start = segments.start
+    chain = (high - low == count - 1) & (start[high] - start[low] == count - 1)
+    chains = _Chains(segments.xy, start[low], np.where(chain, count, 0), segments.left[low])
+    return _Strip(keys, derived, partner, chains)
 
 
 def sorted_has(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -690,8 +749,15 @@ class _Segments(NamedTuple):
     first: np.ndarray
     """``n + 1`` offsets: segment ``u`` belongs to the zones ``zone[first[u]:first[u + 1]]``."""
     zone: np.ndarray
+    segment: np.ndarray
+    """Aligned with ``zone``: the zone's own segment (``k`` below)."""
     parting: np.ndarray
     """Whether the segment is an edge between two zones: of exactly two, one on each side."""
+    xy: np.ndarray
+    """The zones' boundary coordinates; their segment ``k`` runs from ``xy[start[k]]``."""
+    start: np.ndarray
+    left: np.ndarray
+    """By zone's segment: whether the zone lies on its left."""
 
 
 def _segments(
@@ -724,7 +790,8 @@ def _segments(
     two = np.flatnonzero(np.diff(first) == 2)
     at = first[two]
     parting[two] = (side[at] != side[at + 1]) & (zone[at] != zone[at + 1]) & long[order[at]]
-    return _Segments(np.stack([low[new], high[new]], axis=1), first, zone, parting)
+    ends = np.stack([low[new], high[new]], axis=1)
+    return _Segments(ends, first, zone, order, parting, xy, start, left)
 
 
 class _Grid:

@@ -477,7 +477,7 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
     if split is not None and split.pieces.crossing is not None and _same(split.zones, zone_geoms):
         found = split.pieces
     else:
-        found = split_pieces(parcels, zone_geoms)
+        found = split_pieces(parcels, zone_geoms, keep=np.ones(len(parcels), dtype=bool))
     rows = result.landuse_rows
     numbers = rows + 1 if rows is not None and len(rows) == len(landuse) else None
     return pieces_layer(landuse, zones, found, by_hamlet=by_hamlet, parcel_numbers=numbers)

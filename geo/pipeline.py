@@ -592,8 +592,8 @@ def _unit_pieces(
     require_projected(landuse.crs, "land-use areas")
     parcels = landuse.geometry.to_numpy()
     unit_geoms = units.geometry.to_numpy()
-    if hamlets is None or hamlet_pieces is None:
-        return indicators.split_pieces(parcels, unit_geoms)
+    if hamlets is None or hamlet_pieces is None:  # the GeoPackage's parcel layer is by unit
+        return indicators.split_pieces(parcels, unit_geoms, keep=np.ones(len(parcels), bool))
     tiled = coverage.hamlets_tile_units(units, hamlets)
     position = pd.Series(np.arange(len(units)), index=units["id"].astype(str).to_numpy())
     position = position[tiled[position.to_numpy()]]
