@@ -116,6 +116,16 @@ def test_degenerate_pairs_are_declined(polygon):
     assert cut_by(polygon) is None
 
 
+def test_a_polygon_not_convex_is_declined():
+    # the line x = 8 crosses this L once each way, and the part west of it would be right,
+    # but a chain could touch its inner corner unseen: not cut
+    ell = shapely.Polygon(at((0, 0), (10, 0), (10, 10), (6, 10), (6, 3), (0, 3)))
+    west = shapely.Polygon(at((8, -5), (8, 15), (-20, 15), (-20, -5)))
+    assert cut_by(ell, west, first=0, count=1) is None
+    square = shapely.Polygon(at((0, 0), (10, 0), (10, 10), (0, 10)))
+    assert_is_intersection(cut_by(square, west, first=0, count=1), square, west)
+
+
 def test_a_chain_in_and_out_through_one_edge_is_declined():
     # the boundary dips into the square from below and leaves through the same edge
     zone = shapely.Polygon(at((2, -5), (5, 4), (8, -5), (20, -20), (-10, -20)))
