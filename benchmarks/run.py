@@ -331,7 +331,9 @@ def without_map(skip: bool) -> Iterator[None]:
         return
     outputs = importlib.import_module("geo.outputs")
     saved = outputs.render_result_map
-    outputs.render_result_map = lambda result: "<!doctype html><title>map skipped</title>\n"
+    outputs.render_result_map = lambda result, **options: (
+        "<!doctype html><title>map skipped</title>\n"
+    )
     try:
         yield
     finally:
