@@ -38,8 +38,9 @@ def cut_convex(
 
     Parameters
     ----------
-    polygons : numpy.ndarray of shapely Polygons
-        One per pair, in a projected CRS.
+    polygons : numpy.ndarray of shapely geometries
+        One per pair, in a projected CRS: Polygons, or MultiPolygons of one
+        part (others are declined).
     chains : numpy.ndarray of float, shape (m, 2)
         The zones' boundary vertices.
     first, count : numpy.ndarray of int
@@ -53,7 +54,8 @@ def cut_convex(
     -------
     numpy.ndarray of object
         The part (a valid Polygon of positive area), or None where the pair is
-        declined: the polygon has holes or is not strictly convex, the chain
+        declined: the polygon has holes, several parts, or is not strictly
+        convex, the chain
         does not enter it once and leave it once through two different edges
         with every vertex clearly inside or outside, or the part is not valid.
     """
@@ -62,16 +64,16 @@ def cut_convex(
     if n == 0:
         return parts
     count = np.asarray(count, dtype=np.intp)
+    kinds = shapely.get_type_id(polygons)
     take = np.flatnonzero(
         (count > 0)
-        & (shapely.get_type_id(polygons) == shapely.GeometryType.POLYGON)
-        & (shapely.get_num_interior_rings(polygons) == 0)
+        & ((kinds == shapely.GeometryType.POLYGON) | (kinds == shapely.GeometryType.MULTIPOLYGON))
+        & (shapely.get_num_geometries(polygons) == 1)
     )
     if take.size == 0:
         return parts
-    found, ring = _cut(polygons[take], chains, first[take], count[take], left[take])
+    found, made = _cut(polygons[take], chains, first[take], count[take], left[take])
     if found.size:
-        made = np.asarray(shapely.polygons(ring), dtype=object)
         good = shapely.is_valid(made) & (shapely.area(made) > 0)
         parts[take[found[good]]] = made[good]
     return parts
@@ -84,12 +86,15 @@ def _cut(
     count: np.ndarray,
     left: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return the pairs cut (positions) and their parts' rings (LinearRings, aligned)."""
+    """Return the pairs cut (positions) and their parts (Polygons, aligned)."""
     n = len(polygons)
     # the polygons' vertices, without the closing one, anticlockwise, from the first one
     coords, owner = shapely.get_coordinates(polygons, return_index=True)
     size = np.bincount(owner, minlength=n) - 1
     base = np.cumsum(size + 1) - (size + 1)  # each ring's first coordinate in coords
+    # one ring: the first point comes back last and nowhere else (else a hole follows)
+    again = (coords == coords[base][owner]).all(axis=1)
+    one_ring = (np.bincount(owner[again], minlength=n) == 2) & again[base + size]
     vertex_of = np.repeat(np.arange(n), size)
     start = np.cumsum(size) - size  # each polygon's first vertex, in the arrays by vertex
     nth = np.arange(vertex_of.size) - start[vertex_of]
@@ -119,7 +124,11 @@ def _cut(
     )
     magnitude = np.maximum(np.abs(ox), np.abs(oy)) + 2 * scale
     tol = MARGIN * (4 * np.spacing(magnitude) * scale + 8 * EPS * scale * scale)
-    ok = (size >= 3) & _all(ex * ey[after] - ey * ex[after] > tol[vertex_of], vertex_of, n)
+    ok = (
+        one_ring
+        & (size >= 3)
+        & _all(ex * ey[after] - ey * ex[after] > tol[vertex_of], vertex_of, n)
+    )
     # the chain's points between its first and last: inside every edge's half-plane
     inner = count - 1
     between = np.arange(chain_of.size) - ends[chain_of]
@@ -170,7 +179,9 @@ def _cut(
     xy[is_chain] = chains[first[pick[is_chain]] + chain_step]
     nth_vertex = (leave[pick] + at - inner[pick] - 1)[is_vertex] % size[pick[is_vertex]]
     xy[is_vertex] = coords[vertex[start[pick[is_vertex]] + nth_vertex]]
-    return found, np.asarray(shapely.linearrings(xy, indices=ring_of), dtype=object)
+    offsets = (np.r_[0, np.cumsum(length)], np.arange(found.size + 1))
+    made = shapely.from_ragged_array(shapely.GeometryType.POLYGON, xy, offsets)
+    return found, np.asarray(made, dtype=object)
 
 
 def _crossing(

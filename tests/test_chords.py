@@ -62,6 +62,12 @@ def test_any_first_vertex_and_orientation_of_the_polygon(clockwise, start):
     assert_is_intersection(cut_by(polygon), polygon)
 
 
+def test_a_multipolygon_of_one_part_is_cut_as_its_polygon():
+    part = cut_by(shapely.MultiPolygon([SQUARE]))
+    assert part.geom_type == "Polygon"
+    assert_is_intersection(part, SQUARE)
+
+
 def test_a_zone_given_clockwise_lies_right_of_its_chain():
     reversed_zone = shapely.reverse(ZONE)
     coords = shapely.get_coordinates(reversed_zone)
@@ -109,8 +115,20 @@ def test_many_pairs_at_once_keep_their_places():
         shapely.Polygon(at((0, 0), (5, 0), (10, 0), (10, 10), (0, 10))),
         # a hole
         shapely.Polygon(at((0, 0), (10, 0), (10, 10), (0, 10)), [at((8, 8), (9, 8), (9, 9))]),
+        # a hole from the shell's first vertex: its ring ends where the shell's begins
+        shapely.Polygon(at((0, 0), (10, 0), (10, 10), (0, 10)), [at((0, 0), (1, 2), (2, 1))]),
+        # two parts
+        shapely.MultiPolygon([SQUARE, shapely.box(X0 + 20, Y0, X0 + 30, Y0 + 10)]),
     ],
-    ids=["not-convex", "vertex-on-chain", "chain-vertex-on-edge", "collinear", "hole"],
+    ids=[
+        "not-convex",
+        "vertex-on-chain",
+        "chain-vertex-on-edge",
+        "collinear",
+        "hole",
+        "hole-at-first-vertex",
+        "two-parts",
+    ],
 )
 def test_degenerate_pairs_are_declined(polygon):
     assert cut_by(polygon) is None
