@@ -179,8 +179,10 @@ def _cut(
     xy[is_chain] = chains[first[pick[is_chain]] + chain_step]
     nth_vertex = (leave[pick] + at - inner[pick] - 1)[is_vertex] % size[pick[is_vertex]]
     xy[is_vertex] = coords[vertex[start[pick[is_vertex]] + nth_vertex]]
+    # clockwise, as GEOS's overlay gives its shells
+    backwards = np.arange(ring_of.size) + (length[ring_of] - 1 - 2 * at)
     offsets = (np.r_[0, np.cumsum(length)], np.arange(found.size + 1))
-    made = shapely.from_ragged_array(shapely.GeometryType.POLYGON, xy, offsets)
+    made = shapely.from_ragged_array(shapely.GeometryType.POLYGON, xy[backwards], offsets)
     return found, np.asarray(made, dtype=object)
 
 
