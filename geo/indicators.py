@@ -71,13 +71,15 @@ def split_polygons(
     The pairs are those whose shapes intersect, ordered by parcel and, for
     one parcel, as ``STRtree(zones).query`` lists its zones. A parcel properly
     inside its zone keeps its own area, and only pairs crossing a boundary are
-    intersected (on :data:`geo.parallel.THREADS` threads); most parcels are
+    cut: a convex parcel that the zone's boundary crosses once along a chain
+    of its vertices with NumPy (:func:`geo.chords.cut_convex`), the others by
+    GEOS (on :data:`geo.parallel.THREADS` threads); most parcels are
     classified on a grid without a GEOS predicate (:func:`_polygon_pairs`).
-    A parcel lying across one edge between two zones is intersected with one
-    of them, its part in the other is the rest of its area
+    A parcel lying across one edge between two zones is measured in one of
+    them, its part in the other is the rest of its area
     (``split_pieces(derive=True)``). Areas are an overlay's within the
-    rounding of its cuts (at most 3e-8 m² a piece at VN-2000 coordinates on
-    the benchmark's scale L).
+    rounding of its cuts (at most 4.2e-8 m² a hamlet and land-use code at
+    VN-2000 coordinates on the benchmark's scale L).
     """
     pieces = _split(np.asarray(parcels, dtype=object), np.asarray(zones, dtype=object), derive=True)
     return pieces.item, pieces.zone, pieces.amount
@@ -176,19 +178,19 @@ def split_pieces(
         Aligned with ``parcels``: whose cut parts to return as geometries.
     derive : bool, default False
         Measure one part of a parcel (not kept) lying across nothing but an
-        edge between two zones, and derive the other from the parcel's area:
-        one intersection instead of two (at the benchmark's scale L, 70,047
-        of 185,713 intersections fewer). Each part is then off the
-        intersection's area by the rounding of the cut (up to 3e-8 m² there),
-        so a parcel's parts depend on which zones are split together: off
-        where results must not (the per-unit engine splits by one unit at a
-        time).
+        edge between two zones, and derive the other from the parcel's area
+        (at the benchmark's scale L, 80,887 of 185,713 crossing pairs). Each
+        part is then off its cut's area by the rounding of the cut (up to
+        3e-8 m² there), so a parcel's parts depend on which zones are split
+        together: off where results must not (the per-unit engine splits by
+        one unit at a time).
 
     Returns
     -------
     Pieces
-        As :func:`split_polygons`, with the kept parts; every pair's area is
-        an intersection's unless ``derive``.
+        As :func:`split_polygons`, with the kept parts. Unless ``derive``, a
+        pair's part depends on its parcel and zone only: cut along the
+        zone's boundary (:func:`geo.chords.cut_convex`) or by GEOS.
     """
     return _split(
         np.asarray(parcels, dtype=object), np.asarray(zones, dtype=object), keep, derive=derive
@@ -247,14 +249,14 @@ def _split(
     The pairs are those of ``STRtree(zones).query(geometries, predicate="intersects")``,
     in its order; a pair is *inside* when the zone ``contains_properly`` the
     geometry (its own measure is the part's) and *crossing* otherwise (the
-    intersection is measured). Polygons are classified by :func:`_polygon_pairs`
-    without testing every pair; other geometries (lines, and multi-part
-    polygons near a zone boundary) by those two predicates. The crossing
+    part is cut). Polygons are classified by :func:`_polygon_pairs` without
+    testing every pair; other geometries (lines, and multi-part polygons
+    near a zone boundary) by those two predicates. The crossing
     polygon pairs are measured (:func:`_measure_crossing`, on threads) in
     the background as soon as they are known, while the rest is classified.
     With ``derive``, a polygon lying across nothing but one edge between two
-    zones, and whose parts are not kept, is intersected with one of them:
-    its part in the other is the rest of its area (:func:`_crossing`; at the
+    zones, and whose parts are not kept, is measured in one of them: its
+    part in the other is the rest of its area (:func:`_crossing`; at the
     benchmark's scale L, 80,887 of the 185,713 crossing pairs, of which
     10,840 are then intersected all the same: nothing, or slivers).
     """
