@@ -501,9 +501,10 @@ def _polygon_pairs(
 
     The pairs are exactly those of ``intersects`` and ``contains_properly``.
     The crossing pairs are known first, a strip of the boundary segments at a
-    time (:data:`CROSSING_STRIPS`): ``on_crossing(geometry, zone)`` is called
-    with each strip's new pairs to intersect, so that they can be measured
-    while the next strips and the inside pairs are sought. Where
+    time (:data:`CROSSING_STRIPS`): ``on_crossing(geometry, zone, chains)`` is
+    called with the pairs to cut of the polygons no later strip can meet
+    (:func:`_crossing`), so that they can be measured while the next strips
+    and the inside pairs are sought. Where
     ``derivable`` (by geometry position) allows, one of the two crossing
     pairs of a polygon lying across one edge between two zones is not to be
     intersected but derived (:func:`_crossing`).
