@@ -69,6 +69,7 @@ def cut_convex(
         (count > 0)
         & ((kinds == shapely.GeometryType.POLYGON) | (kinds == shapely.GeometryType.MULTIPOLYGON))
         & (shapely.get_num_geometries(polygons) == 1)
+        & ~shapely.is_empty(polygons)
     )
     if take.size == 0:
         return parts

@@ -91,14 +91,15 @@ def test_a_single_segment_across_a_triangle():
 def test_many_pairs_at_once_keep_their_places():
     squares = [shapely.box(X0 + x, Y0, X0 + x + 10, Y0 + 10) for x in (0, 1, 2)]
     parts = cut_convex(
-        np.array([squares[0], None, squares[1], squares[2]], dtype=object),
+        np.array([squares[0], None, squares[1], squares[2], shapely.Polygon()], dtype=object),
         shapely.get_coordinates(ZONE),
-        np.array([0, 0, 0, 0]),
-        np.array([3, 3, 0, 3]),  # the third pair has no chain: declined
-        np.array([True, True, True, True]),
+        np.array([0, 0, 0, 0, 0]),
+        np.array([3, 3, 0, 3, 3]),  # the third pair has no chain: declined
+        np.array([True, True, True, True, True]),
     )
     assert parts[1] is None
     assert parts[2] is None
+    assert parts[4] is None  # empty
     assert_is_intersection(parts[0], squares[0])
     assert_is_intersection(parts[3], squares[2])
 
