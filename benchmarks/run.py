@@ -28,10 +28,11 @@ Run::
    runs after, so neither counts).
 4. The exact parcel × hamlet split, on the same validated parcels and hamlets, measured in the
    same process: ``geopandas.overlay(how="intersection")`` with areas summed by hamlet and
-   land-use code; ``geo.indicators.split_polygons`` (the project's split of areas, which
-   intersects a parcel lying across one edge between two hamlets with one of them and derives
-   its other part); ``geo.indicators.split_pieces`` keeping every cut part, as the pipeline
-   splits (every crossing pair intersected); and the floor, the intersections of only the
+   land-use code; ``geo.indicators.split_polygons`` (the project's split of areas, which cuts
+   most crossing pairs along the hamlet boundary with NumPy, ``geo.chords``, the rest with
+   GEOS, and derives the second part of a parcel lying across one edge between two hamlets);
+   ``geo.indicators.split_pieces`` keeping every cut part, as the pipeline splits (every
+   crossing pair cut, none derived); and the floor, GEOS's intersections of only the
    pairs that cross a hamlet boundary (found beforehand by the same STRtree query and
    ``contains_properly``, not timed), timed alone, on the same number of threads as the split
    intersects with (``geo.parallel.THREADS``, set by ``--threads``), through the same
@@ -414,7 +415,7 @@ def compare_split(result: geo.RunResult, repeat: int, *, skip_overlay: bool) -> 
 
     split_s, (p, z, area) = _median_time(lambda: split_polygons(parcels, zones), repeat)
     ours = pd.Series(area).groupby([ids[z], codes[p]]).sum()
-    # as the pipeline splits: every crossing pair intersected, its part kept as a geometry
+    # as the pipeline splits: every crossing pair cut, its part kept as a geometry
     everything = np.ones(len(parcels), dtype=bool)
     kept_s, _ = _median_time(lambda: split_pieces(parcels, zones, keep=everything), repeat)
 
