@@ -3,7 +3,8 @@
 GDAL holds Python's global interpreter lock while it inserts features, so a
 thread writing a million parcel pieces would stop the map, the workbook and the
 report from being rendered meanwhile. :class:`LayerWrite` hands the batches to a
-child process instead, through a pipe (an Arrow IPC stream), and the caller
+child process instead, started before the layer is built (it takes half a second
+to import what it needs), through a pipe (an Arrow IPC stream), and the caller
 goes on; the child inserts each batch as it arrives, while the next ones are
 still being encoded. :meth:`LayerWrite.wait` joins it. The child runs this file
 as a script: it imports only pyarrow and pyogrio, not :mod:`geo`.
@@ -14,6 +15,7 @@ Both ways write the same layer from the same batches (:func:`arrow_layer`).
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import subprocess
 import sys
@@ -339,26 +341,30 @@ def can_spawn() -> bool:
 class LayerWrite:
     """A layer being written into a GeoPackage by a child process.
 
-    The child is started first; then the layer's batches are read here (a lazy
-    reader encodes them now) and sent down a pipe as an Arrow IPC stream by a
-    thread, so the child inserts the first batches while the next ones are
-    encoded, and the caller goes on once the last one is encoded.
+    The child is started first, on its own: it spends about half a second
+    importing pyarrow and pyogrio, which the caller spends building the layer
+    and writing the other ones. :meth:`send` then hands it the layer: its
+    batches are read here (a lazy reader encodes them now) and sent down a pipe
+    as an Arrow IPC stream by a thread, so the child inserts the first batches
+    while the next ones are encoded, and the caller goes on once the last one
+    is encoded.
 
     Parameters
     ----------
-    layer : ArrowLayer
     path : Path
-        The GeoPackage; nothing else may write to it until :meth:`wait` returns.
+        The GeoPackage; nothing else may write to it from :meth:`send` until
+        :meth:`wait` returns.
     name : str
         The layer's name.
 
     Notes
     -----
     The child's messages go to ``<path>.<name>.log``; :meth:`wait` and
-    :meth:`cancel` delete it.
+    :meth:`cancel` delete it. A child given no layer (its input closed before
+    :meth:`send`) writes nothing and exits.
     """
 
-    def __init__(self, layer: ArrowLayer, path: Path, name: str) -> None:
+    def __init__(self, path: Path, name: str) -> None:
         self.path = Path(path)
         self.name = name
         self.log_path = self.path.with_name(f"{self.path.name}.{name}.log")
@@ -368,7 +374,7 @@ class LayerWrite:
                 sys.executable,
                 "-P",  # not geo/ on sys.path: its modules would shadow top-level ones
                 str(Path(__file__)),
-                *(str(self.path), name, layer.geometry_type, layer.crs),
+                *(str(self.path), name),
             ],
             stdin=subprocess.PIPE,
             stdout=self.log,
@@ -376,8 +382,17 @@ class LayerWrite:
         )
         self._batches: queue.SimpleQueue[pa.RecordBatch | None] = queue.SimpleQueue()
         self._failed: list[BaseException] = []
+        self._sender: threading.Thread | None = None
+
+    def send(self, layer: ArrowLayer) -> None:
+        """Hand the child ``layer`` (once); return when its last batch is encoded."""
+        if self._sender is not None:
+            raise RuntimeError(f"{self.path.name}: layer {self.name} was sent already")
+        header = json.dumps({"geometry_type": layer.geometry_type, "crs": layer.crs})
         schema = layer.table.schema
-        self._sender = threading.Thread(target=self._send, args=(schema,), daemon=True)
+        self._sender = threading.Thread(
+            target=self._send, args=(header.encode() + b"\n", schema), daemon=True
+        )
         self._sender.start()
         try:
             source = layer.table
@@ -389,8 +404,8 @@ class LayerWrite:
             raise
         self._batches.put(None)
 
-    def _send(self, schema: pa.Schema) -> None:
-        """Write the queued batches to the child's stdin as an Arrow IPC stream.
+    def _send(self, header: bytes, schema: pa.Schema) -> None:
+        """Write the header line, then the queued batches as an Arrow IPC stream, to the child.
 
         Each batch goes down the pipe in one write (its IPC message, made in
         memory): the writer then takes the GIL once a batch, not once for each
@@ -401,6 +416,7 @@ class LayerWrite:
         stdin = self.process.stdin
         assert stdin is not None
         try:
+            stdin.write(header)
             if any(pa.types.is_dictionary(field.type) for field in schema):
                 with pa.ipc.new_stream(stdin, schema) as stream:
                     while (batch := self._batches.get()) is not None:
@@ -419,8 +435,16 @@ class LayerWrite:
                 stdin.close()
 
     def wait(self) -> None:
-        """Wait for the child; raise OSError with its last message if it failed."""
-        self._sender.join()
+        """Wait for the child; raise OSError with its last message if it failed.
+
+        Without :meth:`send` first, the child is told there is no layer.
+        """
+        if self._sender is None:
+            with contextlib.suppress(OSError):
+                assert self.process.stdin is not None
+                self.process.stdin.close()
+        else:
+            self._sender.join()
         code = self.process.wait()
         self.log.close()
         message = self.log_path.read_text(encoding="utf-8", errors="replace").strip()
@@ -440,7 +464,11 @@ class LayerWrite:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        self._sender.join()  # ends at the broken pipe
+        if self._sender is not None:
+            self._sender.join()  # ends at the broken pipe
+        elif self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
         self._close()
 
     def _close(self) -> None:
@@ -449,11 +477,19 @@ class LayerWrite:
 
 
 def main(argv: list[str]) -> int:
-    """Run the child: ``layer_writer.py OUT.gpkg NAME GEOMETRY_TYPE CRS``, batches on stdin."""
-    path, name, geometry_type, crs = argv
+    """Run the child: ``layer_writer.py OUT.gpkg NAME``; on stdin, a header line, then batches.
+
+    The header is JSON: ``{"geometry_type": ..., "crs": ...}``. An input closed
+    before it means no layer: nothing is written.
+    """
+    path, name = argv
+    header = sys.stdin.buffer.readline()
+    if not header.strip():
+        return 0
+    layer = json.loads(header)
     pyogrio.set_gdal_config_options(SCRATCH_PRAGMAS)
     with pa.ipc.open_stream(sys.stdin.buffer) as batches:
-        write_layer(ArrowLayer(batches, geometry_type, crs), Path(path), name)
+        write_layer(ArrowLayer(batches, layer["geometry_type"], layer["crs"]), Path(path), name)
     return 0
 
 

@@ -57,7 +57,7 @@ OUTPUT_FILES = (
 )
 LANDUSE_LAYER = "landuse_by_hamlet"
 BACKGROUND_MIN_PIECES = 200_000
-"""From this many land-use pieces on, ``results.gpkg``'s parcel layer is written by a child
+"""From this many land-use parcels on, ``results.gpkg``'s parcel layer is written by a child
 process while the map, tables, workbook and report are rendered (:mod:`geo.layer_writer`):
 about 7 s of GDAL work at a million pieces, which a thread could not overlap."""
 CSV_ENCODING = "utf-8-sig"
@@ -255,24 +255,25 @@ def _write_text(path: Path, text: str) -> None:
 def write_geopackage(result: RunResult, path: Path) -> None:
     """Write the result layers, with their QGIS styles, to a GeoPackage.
 
-    Layers (in the project CRS):
+    Layers (in the project CRS), in this order:
 
     - ``units`` and ``hamlets``: indicators and, per criterion judged for at
       least one feature, ``status_<criterion>`` and ``gap_<criterion>``
       columns (dots and hyphens in criterion ids become underscores);
       criteria.csv has every row;
-    - ``landuse_by_hamlet``: the parcels split exactly at hamlet boundaries
-      (at unit boundaries without hamlets), with ``code``, ``lu_group``,
-      ``hamlet_id``, ``unit_id``, ``parcel`` and ``area_m2``;
     - ``infrastructure`` (``kind``, ``name``, ``hamlet_id``, ``unit_id``) and
       ``roads`` (``surface``, ``length_m``), when the project has them;
     - ``findings``: coverage findings (gaps, overlaps, uncovered land, area
-      mismatches), when there are any.
+      mismatches), when there are any;
+    - ``landuse_by_hamlet``: the parcels split exactly at hamlet boundaries
+      (at unit boundaries without hamlets), with ``code``, ``lu_group``,
+      ``hamlet_id``, ``unit_id``, ``parcel`` and ``area_m2``; last, being by
+      far the largest.
 
     The ``layer_styles`` table holds one default QGIS style per layer with
     the map's classes and colours (:mod:`geo.qgis_style`).
 
-    From :data:`BACKGROUND_MIN_PIECES` land-use pieces on, ``landuse_by_hamlet``
+    From :data:`BACKGROUND_MIN_PIECES` land-use parcels on, ``landuse_by_hamlet``
     is written by a child process (:mod:`geo.layer_writer`); this function
     waits for it. :func:`write_outputs` renders the other files meanwhile.
     """
@@ -282,27 +283,22 @@ def write_geopackage(result: RunResult, path: Path) -> None:
 class GeoPackageWrite:
     """A ``results.gpkg`` being written (:func:`start_geopackage`); :meth:`wait` completes it.
 
-    The layers before ``landuse_by_hamlet`` are written when it is created;
-    that layer, if large, by a child process; the layers after it and the
-    styles by :meth:`wait`, once the child is done, so the layers keep their
-    order and only one process writes to the file at a time.
+    Every layer is written when it is created, but ``landuse_by_hamlet``,
+    the last one, when a child process writes it; :meth:`wait` joins the
+    child and adds the styles, so only one process writes to the file at a
+    time.
     """
 
-    def __init__(
-        self, path: Path, later: dict[str, gpd.GeoDataFrame | PiecesSpill], styles: list
-    ) -> None:
+    def __init__(self, path: Path, styles: list) -> None:
         self.path = path
-        self.later = later
         self.styles = styles
         self.child: layer_writer.LayerWrite | None = None
 
     def wait(self) -> None:
-        """Join the child, write the remaining layers and the QGIS styles."""
+        """Join the child, if any, and write the QGIS styles."""
         if self.child is not None:
             self.child.wait()
             self.child = None
-        for name, layer in self.later.items():
-            _write_layer(layer, self.path, name)
         write_layer_styles(str(self.path), self.styles)
 
     def cancel(self) -> None:
@@ -315,6 +311,11 @@ class GeoPackageWrite:
 def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
     """Start writing :func:`write_geopackage`'s GeoPackage; finish with ``.wait()``.
 
+    With :data:`BACKGROUND_MIN_PIECES` parcels or more, the child process that
+    writes ``landuse_by_hamlet`` is started first, so that it has imported what
+    it needs (half a second) by the time the layer is built and the other
+    layers are written.
+
     Parameters
     ----------
     result : RunResult
@@ -325,18 +326,30 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
     GeoPackageWrite
         Call its ``wait()`` before reading the file (or ``cancel()`` to give up).
     """
+    landuse = result.landuse
+    child = None
+    if (
+        landuse is not None  # then its layer is a GeoDataFrame, handed to the child
+        and len(landuse) >= max(1, BACKGROUND_MIN_PIECES)
+        and layer_writer.can_spawn()
+    ):
+        child = layer_writer.LayerWrite(path, LANDUSE_LAYER)
+    try:
+        return _start_geopackage(result, path, child)
+    except BaseException:
+        if child is not None:
+            child.cancel()
+        raise
+
+
+def _start_geopackage(
+    result: RunResult, path: Path, child: layer_writer.LayerWrite | None
+) -> GeoPackageWrite:
+    """Write the layers of :func:`start_geopackage`, the parcel pieces by ``child`` if given."""
     layers: dict[str, gpd.GeoDataFrame | PiecesSpill] = {}
     for level, zones in (("unit", result.units), ("hamlet", result.hamlets)):
         if zones is not None:
             layers[f"{level}s"] = _with_statuses(zones, result.criteria, level)
-    if result.landuse is not None and not result.landuse.empty:
-        layers[LANDUSE_LAYER] = landuse_by_zone(result)
-    elif (
-        result.landuse_pieces is not None
-        and result.landuse_summary is not None
-        and result.landuse_summary.parcels
-    ):
-        layers[LANDUSE_LAYER] = result.landuse_pieces  # a per-commune run's, on disk
     if result.infrastructure is not None and not result.infrastructure.empty:
         layers["infrastructure"] = infrastructure_layer(result)
     if result.roads is not None and not result.roads.empty:
@@ -353,28 +366,27 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
         )
     if result.coverage is not None and not result.coverage.empty:
         layers["findings"] = result.coverage
+    if result.landuse is not None and not result.landuse.empty:
+        layers[LANDUSE_LAYER] = landuse_by_zone(result)
+    elif (
+        result.landuse_pieces is not None
+        and result.landuse_summary is not None
+        and result.landuse_summary.parcels
+    ):
+        layers[LANDUSE_LAYER] = result.landuse_pieces  # a per-commune run's, on disk
     infos = [_layer_info(name, layer) for name, layer in layers.items()]
-    names = list(layers)
-    pending = GeoPackageWrite(path, {}, result_styles(infos, column_labels(result)))
-    for at, name in enumerate(names):
-        layer = layers[name]
-        if (
-            name == LANDUSE_LAYER
-            and isinstance(layer, gpd.GeoDataFrame)
-            and len(layer) >= BACKGROUND_MIN_PIECES
-            and layer_writer.can_spawn()
-        ):
+    pending = GeoPackageWrite(path, result_styles(infos, column_labels(result)))
+    for name, layer in layers.items():
+        if name == LANDUSE_LAYER and child is not None and isinstance(layer, gpd.GeoDataFrame):
             known = None
             if result.landuse_wkb is not None:  # the parcels no boundary cuts, as read
                 known = result.landuse_wkb.take(  # parcel: the row as read, 1-based
                     layer.geometry.to_numpy(), layer["parcel"].to_numpy(dtype=np.int64) - 1
                 )
-            pending.child = layer_writer.LayerWrite(
-                layer_writer.arrow_layer(layer, lazy=True, wkb=known), path, name
-            )
-            pending.later = {n: layers[n] for n in names[at + 1 :]}
-            break
-        _write_layer(layer, path, name)
+            child.send(layer_writer.arrow_layer(layer, lazy=True, wkb=known))
+            pending.child = child
+        else:
+            _write_layer(layer, path, name)
     return pending
 
 

@@ -43,7 +43,13 @@ def test_the_child_process_writes_the_same_geopackage(sample, tmp_path, monkeypa
     monkeypatch.setattr(outputs, "BACKGROUND_MIN_PIECES", 0)
     started = outputs.start_geopackage(sample, child)
     assert started.child is not None  # the parcel layer went to a child process
-    assert list(started.later) == ["infrastructure", "roads"]  # written after it, in order
+    # the other layers are written already; the styles wait for the child
+    assert [n for n, _ in pyogrio.list_layers(child)] == [
+        "units",
+        "hamlets",
+        "infrastructure",
+        "roads",
+    ]
     started.wait()
     assert sorted(p.name for p in child.parent.iterdir()) == ["results.gpkg"]  # no scratch left
     left, right = geopackage_layers(here), geopackage_layers(child)
@@ -53,9 +59,9 @@ def test_the_child_process_writes_the_same_geopackage(sample, tmp_path, monkeypa
         == [
             "units",
             "hamlets",
-            "landuse_by_hamlet",
             "infrastructure",
             "roads",
+            "landuse_by_hamlet",
             "layer_styles",
         ]
     )
@@ -111,13 +117,48 @@ def test_a_failed_child_names_the_layer_and_leaves_the_folder_as_it_was(
 def test_cancel_stops_the_child_and_removes_its_log(sample, tmp_path):
     layer = layer_writer.arrow_layer(outputs.landuse_by_zone(sample), lazy=True)
     path = tmp_path / "results.gpkg"
-    started = layer_writer.LayerWrite(layer, path, "landuse_by_hamlet")
+    started = layer_writer.LayerWrite(path, "landuse_by_hamlet")
+    started.send(layer)
     assert started.log_path.exists()
     started.cancel()
     assert started.process.returncode is not None
+    assert started._sender is not None
     assert not started._sender.is_alive()
     assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["results.gpkg"])
     started.cancel()  # twice is harmless
+    with pytest.raises(RuntimeError, match="was sent already"):
+        started.send(layer)
+
+
+def test_a_child_given_no_layer_writes_nothing(tmp_path):
+    path = tmp_path / "results.gpkg"
+    idle = layer_writer.LayerWrite(path, "landuse_by_hamlet")
+    idle.wait()  # its input closed before any header: it exits, having written nothing
+    assert idle.process.returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    killed = layer_writer.LayerWrite(path, "landuse_by_hamlet")
+    killed.cancel()  # before anything was sent
+    assert killed.process.returncode is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_failure_while_the_layers_are_written_stops_the_child(sample, tmp_path, monkeypatch):
+    monkeypatch.setattr(outputs, "BACKGROUND_MIN_PIECES", 0)
+    started = []
+    real = layer_writer.LayerWrite
+    monkeypatch.setattr(
+        layer_writer, "LayerWrite", lambda *a: started.append(real(*a)) or started[-1]
+    )
+
+    def broken(result):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outputs, "landuse_by_zone", broken)
+    with pytest.raises(OSError, match="disk full"):
+        outputs.start_geopackage(sample, tmp_path / "results.gpkg")
+    assert len(started) == 1  # started before the layers were built, and stopped
+    assert started[0].process.returncode is not None
+    assert not started[0].log_path.exists()
 
 
 def test_a_lazy_layer_encodes_batch_by_batch_the_same_table(sample, monkeypatch):
@@ -148,7 +189,8 @@ def test_a_child_that_fails_while_batches_arrive_names_the_layer(sample, tmp_pat
     monkeypatch.setattr(layer_writer, "BATCH_ROWS", 100)  # 14 batches, the child dies at once
     layer = layer_writer.arrow_layer(pieces, lazy=True)
     bad = layer_writer.ArrowLayer(layer.table, layer.geometry_type, "EPSG:999999")
-    started = layer_writer.LayerWrite(bad, tmp_path / "results.gpkg", "landuse_by_hamlet")
+    started = layer_writer.LayerWrite(tmp_path / "results.gpkg", "landuse_by_hamlet")
+    started.send(bad)
     with pytest.raises(OSError, match=r"results.gpkg: writing layer landuse_by_hamlet failed: "):
         started.wait()
     assert not started.log_path.exists()
@@ -190,8 +232,7 @@ def test_a_frozen_application_writes_the_layer_itself(sample, tmp_path, monkeypa
     monkeypatch.setattr("sys.frozen", True, raising=False)  # as PyInstaller sets it
     assert not layer_writer.can_spawn()
     started = outputs.start_geopackage(sample, tmp_path / "results.gpkg")
-    assert started.child is None
-    assert not started.later  # every layer already written
+    assert started.child is None  # every layer already written
     started.wait()
     assert len(geopackage_layers(tmp_path / "results.gpkg")["landuse_by_hamlet"]) == 1397
 
@@ -237,7 +278,9 @@ def test_the_child_receives_dictionary_columns_too(tmp_path):
     layer = layer_writer.arrow_layer(frame, lazy=True)
     assert pa.types.is_dictionary(layer.table.schema.field("code").type)
     path = tmp_path / "results.gpkg"
-    layer_writer.LayerWrite(layer, path, "landuse_by_hamlet").wait()
+    started = layer_writer.LayerWrite(path, "landuse_by_hamlet")
+    started.send(layer)
+    started.wait()
     back = pyogrio.read_dataframe(path, layer="landuse_by_hamlet")
     assert back["code"].tolist() == ["LUA", "ONT", "LUA"]
     assert back["parcel"].tolist() == [1, 2, 3]
