@@ -43,6 +43,7 @@ def pieces_layer(
     *,
     by_hamlet: bool,
     parcel_numbers: np.ndarray | None = None,
+    categorical: bool = False,
 ) -> gpd.GeoDataFrame:
     """Return one feature per (parcel, zone) piece with a positive area.
 
@@ -62,6 +63,11 @@ def pieces_layer(
         Aligned with ``landuse``: the ``parcel`` value of each parcel's pieces;
         default the 1-based position in ``landuse`` (the input row when
         validation dropped no feature: :attr:`geo.RunResult.landuse_rows`).
+    categorical : bool, default False
+        Give the text columns as :class:`pandas.Categorical` (codes into
+        their distinct values), the same texts without a million strings
+        taken: for writing (Arrow dictionary columns, which GDAL writes as the
+        texts they stand for).
 
     Returns
     -------
@@ -89,14 +95,15 @@ def pieces_layer(
     zone_ids = zones["id"].astype(str).to_numpy()
     unit_ids = zones["unit_id"].astype(str).to_numpy() if by_hamlet else zone_ids
     numbers = np.arange(1, len(parcels) + 1) if parcel_numbers is None else parcel_numbers
+    text = _categories if categorical else _text
     return gpd.GeoDataFrame(
         {
-            "code": _text(np.asarray(distinct, dtype=object), code_at),
-            "lu_group": _text(np.array(groups, dtype=object), code_at),
-            "hamlet_id": _text(zone_ids, zone_index)
+            "code": text(np.asarray(distinct, dtype=object), code_at),
+            "lu_group": text(np.array(groups, dtype=object), code_at),
+            "hamlet_id": text(zone_ids, zone_index)
             if by_hamlet
             else np.full(len(zone_index), None, dtype=object),
-            "unit_id": _text(unit_ids, zone_index),
+            "unit_id": text(unit_ids, zone_index),
             "parcel": np.asarray(numbers, dtype="int64")[parcel_index],
             "area_m2": area,
         },
@@ -116,6 +123,12 @@ def _text(values: np.ndarray, at: np.ndarray) -> pd.api.extensions.ExtensionArra
         return values[at]
     taken = pa.array(values, type=pa.string(), from_pandas=True).take(pa.array(at, pa.int64()))
     return pd.array(taken, dtype=dtype)
+
+
+def _categories(values: np.ndarray, at: np.ndarray) -> pd.Categorical:
+    """Return ``values[at]`` (strings) as a Categorical of ``values``' distinct strings."""
+    codes, distinct = pd.factorize(values)
+    return pd.Categorical.from_codes(codes[at], categories=distinct)
 
 
 def _cut_parts(parcels: np.ndarray, zones: np.ndarray, pieces: Pieces) -> np.ndarray:

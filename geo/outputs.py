@@ -367,7 +367,7 @@ def _start_geopackage(
     if result.coverage is not None and not result.coverage.empty:
         layers["findings"] = result.coverage
     if result.landuse is not None and not result.landuse.empty:
-        layers[LANDUSE_LAYER] = landuse_by_zone(result)
+        layers[LANDUSE_LAYER] = landuse_by_zone(result, categorical=True)
     elif (
         result.landuse_pieces is not None
         and result.landuse_summary is not None
@@ -454,7 +454,7 @@ def _geometry_kind(layer: gpd.GeoDataFrame) -> str:
     return families.pop() if len(families) == 1 else ("mixed" if families else "point")
 
 
-def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
+def landuse_by_zone(result: RunResult, *, categorical: bool = False) -> gpd.GeoDataFrame:
     """Return the land-use parcels split exactly at hamlet boundaries (unit ones without hamlets).
 
     The run's own split (``result.landuse_split``: the pieces, their areas,
@@ -467,6 +467,10 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
     ----------
     result : RunResult
         A run with a land-use layer.
+    categorical : bool, default False
+        Text columns as :class:`pandas.Categorical`
+        (:func:`geo.landuse_layer.pieces_layer`), as ``results.gpkg`` is
+        written from.
 
     Returns
     -------
@@ -492,7 +496,14 @@ def landuse_by_zone(result: RunResult) -> gpd.GeoDataFrame:
         found = split_pieces(parcels, zone_geoms, keep=np.ones(len(parcels), dtype=bool))
     rows = result.landuse_rows
     numbers = rows + 1 if rows is not None and len(rows) == len(landuse) else None
-    return pieces_layer(landuse, zones, found, by_hamlet=by_hamlet, parcel_numbers=numbers)
+    return pieces_layer(
+        landuse,
+        zones,
+        found,
+        by_hamlet=by_hamlet,
+        parcel_numbers=numbers,
+        categorical=categorical,
+    )
 
 
 def _same(stored: np.ndarray, zones: np.ndarray) -> bool:

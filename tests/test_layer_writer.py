@@ -150,7 +150,7 @@ def test_a_failure_while_the_layers_are_written_stops_the_child(sample, tmp_path
         layer_writer, "LayerWrite", lambda *a: started.append(real(*a)) or started[-1]
     )
 
-    def broken(result):
+    def broken(result, **options):
         raise OSError("disk full")
 
     monkeypatch.setattr(outputs, "landuse_by_zone", broken)

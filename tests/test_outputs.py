@@ -8,13 +8,14 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
 import shapely
 from openpyxl import load_workbook
 from test_pipeline import TILED, split_fixture
 
 import geo
-from geo import outputs, pipeline
+from geo import layer_writer, outputs, pipeline
 from geo.resources import sample_project_dir
 from geo.workbook import HEADER_ROWS, SHEETS, read_workbook, write_workbook
 
@@ -69,6 +70,25 @@ def test_landuse_layer_reuses_the_runs_split_and_equals_a_fresh_split(sample, mo
     _same_layers(reused, fresh)
     assert len(reused) == 1397
     assert reused["parcel"].nunique() == 1120
+
+
+def test_the_categorical_landuse_layer_holds_the_same_texts_and_writes_the_same_layer(
+    sample, tmp_path
+):
+    plain = outputs.landuse_by_zone(sample)
+    coded = outputs.landuse_by_zone(sample, categorical=True)
+    text = ["code", "lu_group", "hamlet_id", "unit_id"]
+    assert all(isinstance(coded[c].dtype, pd.CategoricalDtype) for c in text)
+    assert coded["unit_id"].cat.categories.size == sample.units["id"].nunique()
+    for column in text:
+        assert coded[column].astype(object).tolist() == plain[column].astype(object).tolist()
+    pd.testing.assert_frame_equal(coded.drop(columns=text), plain.drop(columns=text))
+    # written as the texts they stand for: the same TEXT fields and values
+    for name, layer in (("plain", plain), ("coded", coded)):
+        layer_writer.write_layer(layer_writer.arrow_layer(layer), tmp_path / f"{name}.gpkg", "l")
+    back = [pyogrio.read_dataframe(tmp_path / f"{n}.gpkg") for n in ("plain", "coded")]
+    pd.testing.assert_frame_equal(back[0], back[1])
+    assert back[1]["lu_group"].value_counts().to_dict() == plain["lu_group"].value_counts().to_dict()
 
 
 def test_a_split_by_other_zones_is_not_reused(sample, monkeypatch):
