@@ -462,3 +462,37 @@ def test_read_layer_wkb_refuses_a_plain_table_and_an_empty_layer(tmp_path):
     empty.to_file(tmp_path / "e.gpkg", layer="e")
     with pytest.raises(EmptyInputError, match="holds no features"):
         read_layer_wkb(LayerSpec("landuse", tmp_path / "e.gpkg", None, {"code": "loai_dat"}))
+
+
+def test_the_child_starts_without_the_data_frame_libraries(tmp_path):
+    # how LayerWrite starts its child: this file's main gets its own arguments, and
+    # pyogrio's optional imports fail as if not installed (it then skips its data-frame API)
+    import subprocess
+    import sys
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import sys\n"
+        "for name in ('pandas', 'shapely', 'pyproj', 'geopandas'):\n"
+        "    try:\n"
+        "        __import__(name)\n"
+        "    except ImportError:\n"
+        "        print('no', name)\n"
+        "import pyogrio\n"
+        "print(sys.argv[1:], pyogrio.write_arrow.__name__, __name__)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", layer_writer._CHILD_START, str(probe), "out.gpkg", "layer"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**layer_writer._CHILD_ENV, "PATH": ""},
+    )
+    assert done.stdout.splitlines() == [
+        "no pandas",
+        "no shapely",
+        "no pyproj",
+        "no geopandas",
+        "['out.gpkg', 'layer'] write_arrow __main__",
+    ]
