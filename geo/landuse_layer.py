@@ -128,7 +128,7 @@ def _text(values: np.ndarray, at: np.ndarray) -> pd.api.extensions.ExtensionArra
 def _categories(values: np.ndarray, at: np.ndarray) -> pd.Categorical:
     """Return ``values[at]`` (strings) as a Categorical of ``values``' distinct strings."""
     codes, distinct = pd.factorize(values)
-    return pd.Categorical.from_codes(codes[at], categories=distinct)
+    return pd.Categorical.from_codes(codes[at], categories=pd.Index(distinct))
 
 
 def _cut_parts(parcels: np.ndarray, zones: np.ndarray, pieces: Pieces) -> np.ndarray:

@@ -88,7 +88,9 @@ def test_the_categorical_landuse_layer_holds_the_same_texts_and_writes_the_same_
         layer_writer.write_layer(layer_writer.arrow_layer(layer), tmp_path / f"{name}.gpkg", "l")
     back = [pyogrio.read_dataframe(tmp_path / f"{n}.gpkg") for n in ("plain", "coded")]
     pd.testing.assert_frame_equal(back[0], back[1])
-    assert back[1]["lu_group"].value_counts().to_dict() == plain["lu_group"].value_counts().to_dict()
+    assert (
+        back[1]["lu_group"].value_counts().to_dict() == plain["lu_group"].value_counts().to_dict()
+    )
 
 
 def test_a_split_by_other_zones_is_not_reused(sample, monkeypatch):
