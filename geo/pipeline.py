@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import access, coverage, dasymetric, engines, indicators, inputs
+from geo import access, coverage, dasymetric, engines, indicators, inputs, parallel
 from geo import criteria as crit
 from geo._gc import collector_paused
 from geo.crs import require_projected
@@ -189,14 +189,14 @@ def run(
         hamlets, found = assign_hamlets(hamlets, units)
         findings += found
     # the coverage checks need only the zones as assigned, and the land-use cover the
-    # pieces: they run on a thread of their own (:func:`_coverage_ready`) while the
-    # parcels are split and the indicators, the people and their access worked out;
-    # their findings keep their place in the list
+    # pieces: they run on a thread of their own (:func:`_coverage_ready`), alone on it
+    # (:func:`geo.parallel.serial`), while the parcels are split and the indicators, the
+    # people and their access worked out; their findings keep their place in the list
     with ThreadPoolExecutor(1, thread_name_prefix="coverage") as background:
         own_units = _own_geometries(units)
         checks = [
             background.submit(
-                coverage.check_coverage,
+                parallel.serially(coverage.check_coverage),
                 own_units,
                 None if hamlets is None else _own_geometries(hamlets),
                 official_area_km2=units.get("official_area_km2"),
@@ -208,7 +208,7 @@ def run(
         if "landuse" in layers:
             checks.append(
                 background.submit(
-                    coverage.check_coverage,
+                    parallel.serially(coverage.check_coverage),
                     own_units,
                     landuse=layers["landuse"],
                     landuse_pieces=unit_pieces,
