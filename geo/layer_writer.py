@@ -3,8 +3,8 @@
 GDAL holds Python's global interpreter lock while it inserts features, so a
 thread writing a million parcel pieces would stop the map, the workbook and the
 report from being rendered meanwhile. :class:`LayerWrite` hands the batches to a
-child process instead, started before the layer is built (it takes half a second
-to import what it needs), through a pipe (an Arrow IPC stream), and the caller
+child process instead, started before the layer is built (it takes 0.3 s to
+import what it needs), through a pipe (an Arrow IPC stream), and the caller
 goes on; the child inserts each batch as it arrives, while the next ones are
 still being encoded. :meth:`LayerWrite.wait` joins it. The child runs this file
 as a script: it imports only pyarrow and pyogrio, not :mod:`geo`.
@@ -358,9 +358,9 @@ def can_spawn() -> bool:
 class LayerWrite:
     """A layer being written into a GeoPackage by a child process.
 
-    The child is started first, on its own: it spends about half a second
-    importing pyarrow and pyogrio, which the caller spends building the layer
-    and writing the other ones. :meth:`send` then hands it the layer: its
+    The child is started first, on its own: it spends about 0.3 s importing
+    pyarrow and pyogrio (:data:`_CHILD_START`), which the caller spends
+    building the layer and writing the other ones. :meth:`send` then hands it the layer: its
     batches are read here (a lazy reader encodes them now) and sent down a pipe
     as an Arrow IPC stream by a thread, so the child inserts the first batches
     while the next ones are encoded, and the caller goes on once the last one

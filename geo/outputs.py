@@ -313,7 +313,7 @@ def start_geopackage(result: RunResult, path: Path) -> GeoPackageWrite:
 
     With :data:`BACKGROUND_MIN_PIECES` parcels or more, the child process that
     writes ``landuse_by_hamlet`` is started first, so that it has imported what
-    it needs (half a second) by the time the layer is built and the other
+    it needs (0.3 s) by the time the layer is built and the other
     layers are written.
 
     Parameters

@@ -49,7 +49,7 @@ def serial() -> Iterator[None]:
     For work beside the main thread (the coverage checks while the parcels are
     split): the main thread spreads its own work on the cores already, and
     more threads only contend for them and for the GIL. At L, the coverage
-    checks on their one thread took 0.4 s less from the run than on two.
+    checks on their one thread took 0.4–0.5 s less from the run than on two.
     """
     saved = getattr(_LOCAL, "threads", None)
     _LOCAL.threads = 1
