@@ -467,6 +467,7 @@ def test_read_layer_wkb_refuses_a_plain_table_and_an_empty_layer(tmp_path):
 def test_the_child_starts_without_the_data_frame_libraries(tmp_path):
     # how LayerWrite starts its child: this file's main gets its own arguments, and
     # pyogrio's optional imports fail as if not installed (it then skips its data-frame API)
+    import os
     import subprocess
     import sys
 
@@ -487,7 +488,7 @@ def test_the_child_starts_without_the_data_frame_libraries(tmp_path):
         capture_output=True,
         text=True,
         check=True,
-        env={**layer_writer._CHILD_ENV, "PATH": ""},
+        env={**os.environ, **layer_writer._CHILD_ENV},  # as LayerWrite starts it
     )
     assert done.stdout.splitlines() == [
         "no pandas",
