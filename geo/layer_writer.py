@@ -450,8 +450,7 @@ class LayerWrite:
             while self._batches.get() is not None:  # drop the rest
                 pass
         finally:
-            with contextlib.suppress(OSError):  # a broken pipe again
-                stdin.close()
+            self._end_input()
 
     def wait(self) -> None:
         """Wait for the child; raise OSError with its last message if it failed.
@@ -459,9 +458,7 @@ class LayerWrite:
         Without :meth:`send` first, the child is told there is no layer.
         """
         if self._sender is None:
-            with contextlib.suppress(OSError):
-                assert self.process.stdin is not None
-                self.process.stdin.close()
+            self._end_input()
         else:
             self._sender.join()
         code = self.process.wait()
@@ -485,10 +482,15 @@ class LayerWrite:
             self.process.wait()
         if self._sender is not None:
             self._sender.join()  # ends at the broken pipe
-        elif self.process.stdin is not None:
+        else:
+            self._end_input()
+        self._close()
+
+    def _end_input(self) -> None:
+        """Close the child's input: no more is coming (a pipe the child broke is no matter)."""
+        if self.process.stdin is not None:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
-        self._close()
 
     def _close(self) -> None:
         self.log.close()
