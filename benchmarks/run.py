@@ -115,6 +115,7 @@ STAGES: list[tuple[str, str, str]] = [
     ("geo.dasymetric", "allocate_population", "dasymetric"),
     ("geo.access", "hamlet_access", "access: distances"),
     ("geo.access", "road_graph", "access: road graph"),
+    ("geo.pipeline", "_road_graph", "access: road graph"),  # with its snapping indexes
     ("geo.pipeline", "_road_graph_ready", "access: waiting for the road graph"),
     ("geo.criteria", "load_sets", "criteria"),
     ("geo.criteria", "sets_in_force", "criteria"),

@@ -149,6 +149,14 @@ class RoadGraph:
         """The road pieces' segments on a k-d tree, for snapping many points."""
         return _SegmentIndex(self.edges)
 
+    def build_indexes(self) -> None:
+        """Build the indexes that snapping uses (:attr:`edge_tree`, :attr:`segment_index`) now.
+
+        They are otherwise built on first use; this builds them on the calling
+        thread, e.g. beside other work before the distances are measured.
+        """
+        _ = self.edge_tree, self.segment_index
+
     @cached_property
     def links(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each pair of joined nodes once: lower node, upper node, shortest piece's length (m).

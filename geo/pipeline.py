@@ -482,9 +482,21 @@ def _start_road_graph(roads: gpd.GeoDataFrame) -> Future[access.RoadGraph]:
     """Build the road graph of the access step on a thread of its own."""
     background = ThreadPoolExecutor(1, thread_name_prefix="road-graph")
     try:
-        return background.submit(access.road_graph, roads)
+        return background.submit(_road_graph, roads)
     finally:
         background.shutdown(wait=False)  # the thread ends with its one task
+
+
+def _road_graph(roads: gpd.GeoDataFrame) -> access.RoadGraph:
+    """Build the road graph; a large one (routed by scipy) with its snapping indexes too.
+
+    The indexes would be built when the distances are measured, on the main
+    thread; here they are built beside the read (0.35 s at L).
+    """
+    network = access.road_graph(roads)
+    if network.nodes >= access.SPARSE_MIN_NODES:
+        network.build_indexes()
+    return network
 
 
 def _own_geometries(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -194,6 +194,36 @@ def test_the_road_graph_is_built_on_its_own_thread_while_the_parcels_are_read(
     pd.testing.assert_frame_equal(result.hamlets, expected.hamlets)
 
 
+def test_a_large_road_graph_gets_its_snapping_indexes_on_its_own_thread(tiny_project, monkeypatch):
+    expected = geo.run(geo.load_project(tiny_project))
+    built, used = [], []
+    real_index = access._SegmentIndex
+
+    def index(edges):
+        built.append(threading.current_thread().name)
+        return real_index(edges)
+
+    real_ready = pipeline._road_graph_ready
+
+    def ready(network):
+        graph = real_ready(network)
+        used.append(sorted({"edge_tree", "segment_index"} & set(vars(graph))))
+        return graph
+
+    monkeypatch.setattr(access, "_SegmentIndex", index)
+    monkeypatch.setattr(pipeline, "_road_graph_ready", ready)
+    geo.run(geo.load_project(tiny_project))
+    assert built == []  # a small network: nothing built beforehand, nor used
+    assert used == [[]]
+    monkeypatch.setattr(access, "SPARSE_MIN_NODES", 1)
+    monkeypatch.setattr(access, "KDTREE_MIN_ORIGINS", 1)
+    result = geo.run(geo.load_project(tiny_project))
+    assert [name.split("_")[0] for name in built] == ["road-graph"]  # once, before the access
+    assert used == [[], ["edge_tree", "segment_index"]]
+    pd.testing.assert_frame_equal(result.hamlets, expected.hamlets)
+    pd.testing.assert_frame_equal(result.findings, expected.findings)
+
+
 def test_with_several_bad_layers_the_first_in_the_project_is_reported(tiny_project):
     (tiny_project / "roads.prj").unlink()  # read before the land use, which comes first
     (tiny_project / "landuse.fgb").write_bytes(b"not a FlatGeobuf")

@@ -878,3 +878,22 @@ def test_output_is_deterministic(html: str) -> None:
 )
 def test_format_number_vi(value: float | None, decimals: int, expected: str) -> None:
     assert format_number_vi(value, decimals) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (17252, "17.252"),
+        (np.int64(17252), "17.252"),
+        (np.float64(11.1347), "11,13"),
+        ("4.5", "4,5"),
+        (True, "1"),
+        (None, None),
+        (float("nan"), None),
+        (np.float64("nan"), None),
+        (pd.NA, None),
+        (float("inf"), None),
+    ],
+)
+def test_popup_numbers_and_missing_values(value, text):
+    assert webmap._number_or_none(value) == text
