@@ -165,9 +165,10 @@ def run(
     Notes
     -----
     Two steps run beside the main thread, each on a thread of its own: the
-    road graph while the parcels are read, and the coverage checks while
-    the parcels are split and the indicators, people and access worked out.
-    The results and their order are those of one thread.
+    road graph while the parcels are read, and the coverage checks (first,
+    which units their hamlets tile) while the parcels are split and the
+    indicators, people and access worked out. The results and their order
+    are those of one thread.
     """
     plan = engines.plan(
         project, engine=engine, scheduler=scheduler, parcels_in_memory=parcels_in_memory
@@ -194,17 +195,25 @@ def run(
     # people and their access worked out; their findings keep their place in the list
     with ThreadPoolExecutor(1, thread_name_prefix="coverage") as background:
         own_units = _own_geometries(units)
+        own_hamlets = None if hamlets is None else _own_geometries(hamlets)
+        # first on that thread, which units their hamlets tile: the units' split needs it
+        # once the hamlets' is done
+        tiling = (
+            background.submit(coverage.hamlets_tile_units, own_units, own_hamlets)
+            if own_hamlets is not None and "landuse" in layers
+            else None
+        )
         checks = [
             background.submit(
                 parallel.serially(coverage.check_coverage),
                 own_units,
-                None if hamlets is None else _own_geometries(hamlets),
+                own_hamlets,
                 official_area_km2=units.get("official_area_km2"),
             )
         ]
         if hamlets is not None:
             hamlet_pieces = _landuse_pieces(hamlets, layers)
-        unit_pieces = _unit_pieces(units, hamlets, layers, hamlet_pieces)
+        unit_pieces = _unit_pieces(units, hamlets, layers, hamlet_pieces, tiling=tiling)
         if "landuse" in layers:
             checks.append(
                 background.submit(
@@ -524,6 +533,11 @@ def _coverage_ready(checks: list[Future[gpd.GeoDataFrame]], crs: object) -> gpd.
     return coverage.combine([check.result() for check in checks], crs)
 
 
+def _tiling_ready(tiling: Future[np.ndarray]) -> np.ndarray:
+    """Wait for :func:`geo.coverage.hamlets_tile_units` started by :func:`run` (or its error)."""
+    return tiling.result()
+
+
 def _road_graph_ready(network: Future[access.RoadGraph]) -> access.RoadGraph:
     """Wait for the road graph of :func:`_start_road_graph` (and raise what it raised)."""
     return network.result()
@@ -588,6 +602,8 @@ def _unit_pieces(
     hamlets: gpd.GeoDataFrame | None,
     layers: dict[str, gpd.GeoDataFrame],
     hamlet_pieces: indicators.Pieces | None,
+    *,
+    tiling: Future[np.ndarray] | None = None,
 ) -> indicators.Pieces | None:
     """Split the parcels by the units: summed from the hamlet pieces where hamlets tile a unit.
 
@@ -596,7 +612,8 @@ def _unit_pieces(
     parcel's part in the unit is the sum of its parts in those hamlets (equal
     to a direct split up to float rounding: 1e-13 relative at most on the benchmark data,
     invisible at the 10 significant digits of the CSV tables); the other
-    units are split directly.
+    units are split directly. ``tiling``: that rule's answer being worked
+    out on another thread (:func:`run`), else worked out here.
     """
     landuse = layers.get("landuse")
     if landuse is None:
@@ -606,7 +623,9 @@ def _unit_pieces(
     unit_geoms = units.geometry.to_numpy()
     if hamlets is None or hamlet_pieces is None:  # the GeoPackage's parcel layer is by unit
         return indicators.split_pieces(parcels, unit_geoms, keep=np.ones(len(parcels), bool))
-    tiled = coverage.hamlets_tile_units(units, hamlets)
+    tiled = (
+        _tiling_ready(tiling) if tiling is not None else coverage.hamlets_tile_units(units, hamlets)
+    )
     position = pd.Series(np.arange(len(units)), index=units["id"].astype(str).to_numpy())
     position = position[tiled[position.to_numpy()]]
     group = hamlets["unit_id"].astype(str).map(position).fillna(-1).to_numpy(dtype=np.int64)

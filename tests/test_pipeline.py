@@ -285,10 +285,23 @@ def test_coverage_checks_run_beside_the_split_and_keep_their_order(tiny_project,
         )
         return real_check(units, hamlets, *args, **kwargs)
 
+    tiling, real_tiling = [], coverage.hamlets_tile_units
+
+    def tile(units, hamlets, **kwargs):
+        tiling.append(threading.current_thread().name)
+        zones.extend(units.geometry.tolist() + hamlets.geometry.tolist())
+        tiled = real_tiling(units, hamlets, **kwargs)
+        tiling.append(tiled.tolist())
+        return tiled
+
     monkeypatch.setattr(coverage, "check_coverage", check)
+    monkeypatch.setattr(coverage, "hamlets_tile_units", tile)
     result = geo.run(geo.load_project(tiny_project))
     # the zones' checks, then the land-use cover, on the coverage thread
     assert [name.split("_")[0] for name in threads] == ["coverage", "coverage"]
+    # and before them which units their hamlets tile: neither (001's hamlets have a gap and
+    # an overlap; 002, reprojected on load, is its hamlet up to a millimetre)
+    assert [tiling[0].split("_")[0], *tiling[1:]] == ["coverage", [False, False]]
     # on geometries of their own, equal to the run's: a prepared geometry is not shared
     mine = result.units.geometry.tolist() + result.hamlets.geometry.tolist()
     assert not {id(g) for g in zones} & {id(g) for g in mine}
