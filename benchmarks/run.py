@@ -43,6 +43,10 @@ Run::
     RESULT scale=L split_vs_overlay=<overlay s ÷ split s> split_vs_floor=<split s ÷ floor s>
     end_to_end_s=<load + run + outputs> peak_mb=<peak RSS of the run, children included>
 
+6. Before the runs and after the split comparison, a machine check: a fixed workload on one
+   thread (GEOS intersections, a NumPy sort, a Python loop; :func:`machine_check`), best of
+   three. The same code's times move with it: a busy host slows both.
+
 Python's own start-up and ``import geo`` are printed but not in ``end_to_end_s``. Not part
 of the test suite (the L scale takes minutes and gigabytes). ``--skip-map`` writes a
 placeholder instead of ``map.html`` (its time then shows as 0 in the "outputs: map" row).
@@ -53,6 +57,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import math
 import os
 import resource
 import statistics
@@ -495,6 +500,34 @@ def split_table(f: dict[str, float]) -> str:
 # --------------------------------------------------------------------------- main
 
 
+def machine_check(repeat: int = 3) -> float:
+    """Return the best of ``repeat`` timings (s) of a fixed workload on one thread.
+
+    GEOS intersections of 40,000 pairs of 16-gons, a NumPy sort of 3,000,000 floats and a
+    Python loop over 600,000 numbers: the kinds of work the pipeline does. It says how fast
+    the machine was when the figures beside it were measured.
+    """
+    rng = np.random.default_rng(0)
+    centres = rng.random((40_000, 2)) * 1_000
+    first = shapely.buffer(shapely.points(centres), 10, quad_segs=4)
+    second = shapely.buffer(shapely.points(centres + 7), 10, quad_segs=4)
+    values = rng.random(3_000_000)
+    best = math.inf
+    collecting = gc.isenabled()
+    gc.disable()  # what the runs left in memory must not matter
+    try:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            shapely.intersection(first, second)
+            np.sort(values)
+            sum(len(str(number)) for number in range(600_000))
+            best = min(best, time.perf_counter() - start)
+    finally:
+        if collecting:
+            gc.enable()
+    return best
+
+
 def ensure_data(scale: str, data: Path, seed: int) -> Path:
     """Generate the data in a child process (its memory must not count here), or reuse it."""
     folder = generate.cached(generate.SCALES[scale], data, seed)
@@ -541,6 +574,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{scale.parcels:,} parcels; {os.cpu_count()} CPUs; import geo {IMPORT_S:.2f} s; "
         f"RSS before the run {rss_mb():,.0f} MB; geo from {Path(geo.__file__).parent}"
     )
+    check_before = machine_check()
+    print(f"machine check (one thread, best of 3): {check_before:.3f} s")
     runs = []  # (end to end s, profiler, peak MB) of each run
     result = None
     for _ in range(max(args.runs, 1)):
@@ -574,6 +609,10 @@ def main(argv: list[str] | None = None) -> int:
             f"|split − overlay| = {figures['max_diff_m2']:.3g} m² "
             f"({'within' if ok else 'NOT within'} {AREA_TOLERANCE_M2:g} m²)"
         )
+    print(
+        f"\nmachine check: {check_before:.3f} s before the runs, {machine_check():.3f} s after "
+        "the split comparison"
+    )
     print(
         f"\nRESULT scale={scale.name} "
         f"split_vs_overlay={figures['overlay_s'] / figures['split_s']:.2f} "
