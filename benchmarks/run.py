@@ -85,6 +85,7 @@ import shapely  # noqa: E402
 
 import geo  # noqa: E402
 from geo import parallel  # noqa: E402
+from geo._gc import collector_paused  # noqa: E402
 from geo.indicators import intersection_measure, split_pieces, split_polygons  # noqa: E402
 
 IMPORT_S = time.perf_counter() - _IMPORT_START
@@ -513,18 +514,13 @@ def machine_check(repeat: int = 3) -> float:
     second = shapely.buffer(shapely.points(centres + 7), 10, quad_segs=4)
     values = rng.random(3_000_000)
     best = math.inf
-    collecting = gc.isenabled()
-    gc.disable()  # what the runs left in memory must not matter
-    try:
+    with collector_paused():  # what the runs left in memory must not matter
         for _ in range(repeat):
             start = time.perf_counter()
             shapely.intersection(first, second)
             np.sort(values)
             sum(len(str(number)) for number in range(600_000))
             best = min(best, time.perf_counter() - start)
-    finally:
-        if collecting:
-            gc.enable()
     return best
 
 
