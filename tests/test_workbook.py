@@ -208,6 +208,29 @@ def test_control_characters_are_dropped_not_fatal(sample, tmp_path):
     assert load_workbook(path)["Chỉ tiêu xã"]["B4"].value == "Quyết Thắng  "
 
 
+def test_number_columns_missing_and_non_finite_values(sample, tmp_path):
+    units = pd.concat([sample.units] * 4, ignore_index=True)
+    units["id"] = [f"X{n}" for n in range(4)]
+    units["area_km2"] = [12.5, np.nan, np.inf, -0.0]  # float64: written a column at a time
+    units["population"] = np.array([0, 7, 1_234_567, -3], dtype="int64")
+    units["households"] = pd.array([5, None, 2, None], dtype="Int64")  # nullable: cell by cell
+    path = tmp_path / "report.xlsx"
+    write_workbook(dataclasses.replace(sample, units=units), path)
+    sheet = load_workbook(path)["Chỉ tiêu xã"]
+    headers = {sheet.cell(3, c).value: c for c in range(1, sheet.max_column + 1)}
+
+    def column(name):
+        return [sheet.cell(row, headers[name]) for row in range(4, 8)]
+
+    assert [c.value for c in column("area_km2")] == [12.5, None, None, 0]
+    assert column("area_km2")[0].number_format == "#,##0.00"
+    assert [c.value for c in column("population")] == [0, 7, 1_234_567, -3]
+    assert {c.number_format for c in column("population")} == {"#,##0"}
+    assert [c.value for c in column("households")] == [5, None, 2, None]
+    assert sheet.max_row == HEADER_ROWS + 4
+    assert [sheet.cell(row, 1).value for row in range(4, 8)] == ["X0", "X1", "X2", "X3"]
+
+
 def test_province_summary_and_ranking():
     result = geo.run(
         geo.load_project(layers_dir() / "thai-nguyen-2025", as_of=pd.Timestamp("2026-01-01").date())
