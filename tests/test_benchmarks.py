@@ -115,9 +115,9 @@ def test_project_folder_runs_and_is_cached(generate, tmp_path):
     assert not kinds & {"gap", "overlap", "hamlet_sum_mismatch", "landuse_uncovered"}
 
 
-def test_every_timed_stage_names_a_function_of_this_geo(monkeypatch):
-    # run.py tolerates names an older geo lacks (to time old commits): this one has them all,
-    # or a renamed call would silently move its time to "pipeline: other"
+@pytest.fixture
+def bench_run(monkeypatch):
+    """benchmarks/run.py, imported as a module."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
@@ -125,9 +125,36 @@ def test_every_timed_stage_names_a_function_of_this_geo(monkeypatch):
     monkeypatch.setitem(sys.modules, "bench_run", run)  # its dataclasses look themselves up
     monkeypatch.setattr(sys, "path", list(sys.path))  # run.py puts its folders first
     spec.loader.exec_module(run)
+    return run
+
+
+def test_every_timed_stage_names_a_function_of_this_geo(bench_run):
+    # run.py tolerates names an older geo lacks (to time old commits): this one has them all,
+    # or a renamed call would silently move its time to "pipeline: other"
+    run = bench_run
     profiler = run.Profiler()
     with run.instrumented(profiler) as missing:
         assert missing == []
     assert {"read", "validate", "indicators: land-use split", "outputs: GeoPackage"} <= {
         label for _, _, label in run.STAGES
     }
+
+
+def test_machine_check_times_one_thread_and_two_at_once(bench_run):
+    check = bench_run.machine_check(repeat=1)
+    assert min(check) > 0  # timings only: their sizes depend on the host
+    ratio = f"{check.together_s / check.alone_s:.2f}×"
+    assert str(check).startswith(f"{check.one_thread_s:.3f} s on one thread")
+    assert ratio in str(check)
+
+
+def test_machine_check_alone_prints_what_the_runs_read(bench_run, capsys, monkeypatch):
+    measured = bench_run.MachineCheck(0.7125, 0.4501, 0.4952)
+    monkeypatch.setattr(bench_run, "machine_check", lambda: measured)
+    assert bench_run.main(["--machine-check"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.split("\n")[0] == (
+        "machine check (best of 3): 0.713 s on one thread; its GEOS and NumPy part 1.10× as "
+        "long on two threads at once"
+    )
+    assert bench_run.parse_check(printed) == measured
