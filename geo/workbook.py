@@ -1009,9 +1009,10 @@ def _write_sheet(
 class _ColumnCells:
     """The worksheet XML of a column's data cells (:func:`_write_sheet`), a column at a time.
 
-    Column by column, a column of numbers is written without asking each value
-    its type: at 2,000 hamlets (88 columns) and 21,300 criteria rows, the
-    rows took half the time they took cell by cell.
+    Column by column, a column of numbers (float64, int64) is written without
+    asking each value its type: the workbook of 2,000 hamlets (88 columns) and
+    21,300 criteria rows took 0.73-0.83 s instead of 0.90-0.94 s cell by cell,
+    with the same worksheets byte for byte.
     """
 
     def __init__(
