@@ -31,6 +31,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyogrio
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:  # the child process does not import pandas
     import pandas as pd
 
@@ -350,6 +355,21 @@ def write_layer(layer: ArrowLayer, path: Path, name: str) -> None:
     )
 
 
+PIPE_BYTES = 1 << 20
+"""The child's input pipe, in bytes (Linux; the most an unprivileged process may ask by
+default). Through Linux's default 64 KiB, the 260 MB of a million pieces took 0.39 s and
+0.15 s of the sender's CPU; through 1 MiB, 0.20 s and 0.08 s."""
+
+
+def _widen_pipe(pipe: IO[bytes] | None) -> None:
+    """Make a pipe's buffer :data:`PIPE_BYTES` where the system allows it; else leave it."""
+    setting = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if pipe is None or setting is None:
+        return
+    with contextlib.suppress(OSError):  # above the system's limit: the default stays
+        fcntl.fcntl(pipe.fileno(), setting, PIPE_BYTES)
+
+
 def can_spawn() -> bool:
     """Whether a child Python can run this file (not in a frozen, single-file application)."""
     return bool(sys.executable) and not getattr(sys, "frozen", False)
@@ -399,6 +419,7 @@ class LayerWrite:
             stderr=subprocess.STDOUT,
             env={**os.environ, **_CHILD_ENV},
         )
+        _widen_pipe(self.process.stdin)
         self._batches: queue.SimpleQueue[pa.RecordBatch | None] = queue.SimpleQueue()
         self._failed: list[BaseException] = []
         self._sender: threading.Thread | None = None

@@ -142,6 +142,31 @@ def test_a_child_given_no_layer_writes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(not hasattr(layer_writer.fcntl, "F_GETPIPE_SZ"), reason="Linux pipes only")
+def test_the_childs_input_pipe_is_widened_where_the_system_allows(tmp_path, monkeypatch):
+    system = layer_writer.fcntl
+    idle = layer_writer.LayerWrite(tmp_path / "results.gpkg", "landuse_by_hamlet")
+    try:
+        width = system.fcntl(idle.process.stdin.fileno(), system.F_GETPIPE_SZ)
+        limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        assert width == min(layer_writer.PIPE_BYTES, max(limit, 65536))
+    finally:
+        idle.wait()
+    # a width the system refuses leaves the pipe as it is, and the child runs
+
+    class Refusing:
+        F_SETPIPE_SZ = system.F_SETPIPE_SZ
+
+        @staticmethod
+        def fcntl(fd, command, value):
+            raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(layer_writer, "fcntl", Refusing)
+    refused = layer_writer.LayerWrite(tmp_path / "results.gpkg", "landuse_by_hamlet")
+    refused.wait()
+    assert refused.process.returncode == 0
+
+
 def test_a_failure_while_the_layers_are_written_stops_the_child(sample, tmp_path, monkeypatch):
     monkeypatch.setattr(outputs, "BACKGROUND_MIN_PIECES", 0)
     started = []
