@@ -523,9 +523,10 @@ def machine_check(repeat: int = 3) -> MachineCheck:
     GEOS intersections of 40,000 pairs of 16-gons, a NumPy sort of 3,000,000 floats and a
     Python loop over 600,000 numbers: the kinds of work the pipeline does. Then the GEOS and
     NumPy part alone, and on two threads at once (each does all of it): on two free cores
-    about as long (1.0–1.1×); longer when another tenant of the host takes part of the second
+    about as long (0.95–1.1×); longer when another tenant of the host takes part of the second
     core, which slows the pipeline's two threads but not a one-thread check (nor
-    ``geopandas.overlay``, which is one thread too). It says how fast the machine was when
+    ``geopandas.overlay``, which is one thread too). It has not yet told a slow run from a
+    fast one (benchmarks/README.md, tenth pass). It says how fast the machine was when
     the figures beside it were measured.
     """
     rng = np.random.default_rng(0)
