@@ -363,7 +363,7 @@ default). Through Linux's default 64 KiB, the 260 MB of a million pieces took 0.
 
 def _widen_pipe(pipe: IO[bytes] | None) -> None:
     """Make a pipe's buffer :data:`PIPE_BYTES` where the system allows it; else leave it."""
-    setting = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    setting = getattr(fcntl, "F_SETPIPE_SZ", None)  # None without fcntl, or off Linux
     if pipe is None or setting is None:
         return
     with contextlib.suppress(OSError):  # above the system's limit: the default stays
