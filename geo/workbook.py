@@ -958,6 +958,7 @@ def _write_sheet(
     people = (
         [str(unit) in _PEOPLE_UNITS for unit in table.iloc[:, unit_at].tolist()] if per_row else []
     )
+    column_cells = _ColumnCells(first, style, inline, epoch)
     by_column = []  # each column's cells, one text per row ("" for an empty cell)
     for number, column in enumerate(columns, start=1):
         if number in date_columns:
@@ -966,8 +967,9 @@ def _write_sheet(
             number_format = ["#,##0" if counted else "#,##0.00" for counted in people]
         else:
             number_format = formats[number]
-        column_cells = _ColumnCells(get_column_letter(number), first, style, inline, epoch)
-        by_column.append(column_cells(table.iloc[:, number - 1], number_format))
+        by_column.append(
+            column_cells(table.iloc[:, number - 1], get_column_letter(number), number_format)
+        )
     rows = []
     for offset, row_cells in enumerate(zip(*by_column, strict=True), first):
         body = "".join(row_cells)
@@ -1017,20 +1019,20 @@ class _ColumnCells:
 
     def __init__(
         self,
-        letter: str,
         first: int,
         style: Callable[[str], str],
         inline: dict[str, str],
         epoch: Any,
     ) -> None:
-        self.letter = letter
         self.first = first
         self.style = style  # a number format -> the cell's ``s`` attribute, registered once
         self.inline = inline  # each distinct text's escaped content, shared by the columns
         self.epoch = epoch
 
-    def __call__(self, values: pd.Series, number_format: str | list[str] | None) -> list[str]:
-        """Return one cell's XML per row, "" where the value is missing.
+    def __call__(
+        self, values: pd.Series, letter: str, number_format: str | list[str] | None
+    ) -> list[str]:
+        """Return the XML of column ``letter``'s cells, one per row ("" where a value is missing).
 
         ``number_format``: the column's, or one per row; None or "" for none. A
         format is registered in the workbook only when a cell uses it.
@@ -1039,7 +1041,7 @@ class _ColumnCells:
             array = values.to_numpy()
             present = np.isfinite(array) if values.dtype.kind == "f" else np.ones(len(array), bool)
             if not isinstance(number_format, list) and present.any():
-                head = f'<c r="{self.letter}'
+                head = f'<c r="{letter}'
                 tail = f'"{self.style(number_format) if number_format else ""} t="n"><v>'
                 return [
                     f"{head}{row}{tail}{value:.16g}</v></c>" if known else ""
@@ -1051,15 +1053,15 @@ class _ColumnCells:
                     )
                 ]
         return [
-            self._cell(row, raw, number_format)
+            self._cell(letter, row, raw, number_format)
             for row, raw in enumerate(values.tolist(), self.first)
         ]
 
-    def _cell(self, row: int, raw: Any, number_format: str | list[str] | None) -> str:
+    def _cell(self, letter: str, row: int, raw: Any, number_format: str | list[str] | None) -> str:
         value = raw if raw.__class__ is str else _cell_value(raw)
         if value is None:
             return ""
-        ref = f"{self.letter}{row}"
+        ref = f"{letter}{row}"
         if isinstance(value, str):  # inline text, never a formula, whatever it starts with
             inner = self.inline.get(value)
             if inner is None:
