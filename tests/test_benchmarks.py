@@ -158,3 +158,28 @@ def test_machine_check_alone_prints_what_the_runs_read(bench_run, capsys, monkey
         "long on two threads at once"
     )
     assert bench_run.parse_check(printed) == measured
+
+
+def test_rss_gauge_adds_a_child_while_it_runs_and_drops_it_once_ended(bench_run, monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(bench_run, "CHILD_SCAN_S", 0.0)  # look for children at every reading
+    gauge = bench_run.RssGauge()
+    alone = gauge.mb()
+    statm = int(Path("/proc/self/statm").read_text().split()[1]) * bench_run.PAGE / 2**20
+    assert alone == pytest.approx(statm, abs=5)
+    touch = "b = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096]); print('ready'); input()"
+    child = subprocess.Popen(  # 200 MiB touched, then waits for its input to close
+        [sys.executable, "-u", "-c", touch],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline() == "ready\n"
+        assert gauge.mb() - alone > 200
+        assert list(gauge.children) == [str(child.pid)]
+    finally:
+        child.communicate("")
+    assert gauge.mb() - alone < 5
+    assert gauge.children == {}
