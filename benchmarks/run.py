@@ -58,6 +58,7 @@ placeholder instead of ``map.html`` (its time then shows as 0 in the "outputs: m
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib
 import math
@@ -233,14 +234,15 @@ def _pages(statm: int) -> int:
     return int(os.pread(statm, 128, 0).split()[1])
 
 
-_GAUGE: list[RssGauge] = []  # this process's one gauge, made on first use
+@functools.cache
+def _gauge() -> RssGauge:
+    """This process's one gauge, made on first use."""
+    return RssGauge()
 
 
 def rss_mb() -> float:
     """The RSS of this process and of its running children, MB (:class:`RssGauge`)."""
-    if not _GAUGE:
-        _GAUGE.append(RssGauge())
-    return _GAUGE[0].mb()
+    return _gauge().mb()
 
 
 def maxrss_mb() -> float:

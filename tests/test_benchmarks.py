@@ -168,7 +168,8 @@ def test_rss_gauge_adds_a_child_while_it_runs_and_drops_it_once_ended(bench_run,
     alone = gauge.mb()
     statm = int(Path("/proc/self/statm").read_text().split()[1]) * bench_run.PAGE / 2**20
     assert alone == pytest.approx(statm, abs=5)
-    touch = "b = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096]); print('ready'); input()"
+    touch = "import sys; b = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096]); "
+    touch += "print('ready'); sys.stdin.read()"
     child = subprocess.Popen(  # 200 MiB touched, then waits for its input to close
         [sys.executable, "-u", "-c", touch],
         stdin=subprocess.PIPE,
