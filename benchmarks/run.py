@@ -38,8 +38,10 @@ Run::
    pairs that cross a hamlet boundary (found beforehand by the same STRtree query and
    ``contains_properly``, not timed), timed alone, on the same number of threads as the split
    intersects with (``geo.parallel.THREADS``, set by ``--threads``), through the same
-   ``geo.indicators.intersection_measure``. Areas per hamlet and code must agree within
-   1e-6 m²; the largest difference is printed.
+   ``geo.indicators.intersection_measure``. The split, the kept parts and the floor take
+   turns, ``--repeat`` times each (default 3), each figure the median of its own; the
+   overlay runs after them, as many times at S and M, once at L. Areas per hamlet and code
+   must agree within 1e-6 m²; the largest difference is printed.
 5. The last line::
 
     RESULT scale=L split_vs_overlay=<overlay s ÷ split s> split_vs_floor=<split s ÷ floor s>
@@ -463,7 +465,34 @@ def _median_time(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(times), value
 
 
-def compare_split(result: geo.RunResult, repeat: int, *, skip_overlay: bool) -> dict[str, float]:
+def _median_times_in_turn(
+    functions: dict[str, Callable[[], Any]], repeat: int
+) -> dict[str, tuple[float, Any]]:
+    """Time each function ``repeat`` times, taking turns (a, b, c, a, b, c…); median of each.
+
+    Taking turns, each function meets the host as the others do: a neighbour's burst on the
+    shared cores slows one of each, not all of one (the ratios between them are what is
+    compared). Each function's last value is returned with its time.
+    """
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    values: dict[str, Any] = {}
+    for _ in range(repeat):
+        for name, function in functions.items():
+            values[name] = None  # the last round's value goes before this one is made
+            start = time.perf_counter()
+            values[name] = function()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), values[name]) for name in functions}
+
+
+def compare_split(
+    result: geo.RunResult, repeat: int, *, skip_overlay: bool, overlay_repeat: int | None = None
+) -> dict[str, float]:
+    """Time the exact split, keeping its parts, the floor and the overlay (see the module).
+
+    The first three take turns, ``repeat`` times each (:func:`_median_times_in_turn`); the
+    overlay runs ``overlay_repeat`` times (default ``repeat``) after them.
+    """
     assert result.landuse is not None
     assert result.hamlets is not None
     parcels = result.landuse.geometry.to_numpy()
@@ -471,20 +500,26 @@ def compare_split(result: geo.RunResult, repeat: int, *, skip_overlay: bool) -> 
     codes = result.landuse["code"].fillna("?").to_numpy()
     ids = result.hamlets["id"].astype(str).to_numpy()
 
-    split_s, (p, z, area) = _median_time(lambda: split_polygons(parcels, zones), repeat)
-    ours = pd.Series(area).groupby([ids[z], codes[p]]).sum()
-    # as the pipeline splits: every crossing pair cut, its part kept as a geometry
-    everything = np.ones(len(parcels), dtype=bool)
-    kept_s, _ = _median_time(lambda: split_pieces(parcels, zones, keep=everything), repeat)
-
     start = time.perf_counter()
     index, zone_index = shapely.STRtree(zones).query(parcels, predicate="intersects")
     shapely.prepare(zones)
     cross = ~shapely.contains_properly(zones[zone_index], parcels[index])
     left, right, group = parcels[index[cross]], zones[zone_index[cross]], zone_index[cross]
     search_s = time.perf_counter() - start
-    # on as many threads as the split intersects with, slices cut between zones as it does
-    floor_s, _ = _median_time(lambda: intersection_measure(left, right, group=group), repeat)
+    everything = np.ones(len(parcels), dtype=bool)
+    timed = _median_times_in_turn(
+        {
+            "split": lambda: split_polygons(parcels, zones),
+            # as the pipeline splits: every crossing pair cut, its part kept as a geometry
+            "kept": lambda: split_pieces(parcels, zones, keep=everything),
+            # on as many threads as the split intersects with, slices cut between zones as it does
+            "floor": lambda: intersection_measure(left, right, group=group),
+        },
+        repeat,
+    )
+    split_s, (p, z, area) = timed["split"]
+    kept_s, floor_s = timed["kept"][0], timed["floor"][0]
+    ours = pd.Series(area).groupby([ids[z], codes[p]]).sum()
 
     figures = {
         "split_s": split_s,
@@ -499,8 +534,9 @@ def compare_split(result: geo.RunResult, repeat: int, *, skip_overlay: bool) -> 
     print(
         f"\nsplit of {parcels.size:,} parcels by {zones.size:,} hamlets: {index.size:,} "
         f"candidate pairs, {int(cross.sum()):,} ({cross.mean():.1%}) cross a hamlet boundary "
-        f"(found in {search_s:.2f} s, not timed below); median of {repeat}; split and floor "
-        f"intersect on {parallel.THREADS} thread(s)"
+        f"(found in {search_s:.2f} s, not timed below); split, kept parts and floor: median of "
+        f"{repeat}, taking turns; the overlay: median of {overlay_repeat or repeat}; split and "
+        f"floor intersect on {parallel.THREADS} thread(s)"
     )
     if not skip_overlay:
         left_frame = gpd.GeoDataFrame({"code": codes}, geometry=parcels, crs=result.landuse.crs)
@@ -511,7 +547,7 @@ def compare_split(result: geo.RunResult, repeat: int, *, skip_overlay: bool) -> 
                 warnings.simplefilter("ignore")
                 return gpd.overlay(left_frame, right_frame, how="intersection", keep_geom_type=True)
 
-        overlay_s, pieces = _median_time(overlay, repeat)
+        overlay_s, pieces = _median_time(overlay, overlay_repeat or repeat)
         theirs = (
             pd.Series(shapely.area(pieces.geometry.to_numpy()))
             .groupby([pieces["hamlet"].to_numpy(), pieces["code"].to_numpy()])
@@ -638,7 +674,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, help="threads for GEOS work (geo.parallel.THREADS; default 2)"
     )
-    parser.add_argument("--repeat", type=int, help="split timings: median of N (default 3; L: 1)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="split, kept parts and floor: median of N, taking turns (default 3); the overlay "
+        "too, except at L (once)",
+    )
     parser.add_argument(
         "--runs",
         type=int,
@@ -655,7 +697,8 @@ def main(argv: list[str] | None = None) -> int:
         print(" ".join(f"{value:.6f}" for value in check))  # read by checked_apart()
         return 0
     scale = generate.SCALES[args.scale]
-    repeat = args.repeat or (1 if args.scale == "L" else 3)
+    repeat = max(args.repeat, 1)
+    overlay_repeat = 1 if args.scale == "L" else repeat  # 25-30 s a time at L
     if args.threads:
         parallel.THREADS = args.threads
 
@@ -690,7 +733,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"findings: {len(result.findings):,}; kinds: "
           f"{result.findings['kind'].value_counts().to_dict()}")  # fmt: skip
 
-    figures = compare_split(result, repeat, skip_overlay=args.skip_overlay)
+    figures = compare_split(
+        result, repeat, skip_overlay=args.skip_overlay, overlay_repeat=overlay_repeat
+    )
     print()
     print(split_table(figures))
     if not args.skip_overlay:

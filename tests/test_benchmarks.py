@@ -184,3 +184,24 @@ def test_rss_gauge_adds_a_child_while_it_runs_and_drops_it_once_ended(bench_run,
         child.communicate("")
     assert gauge.mb() - alone < 5
     assert gauge.children == {}
+
+
+def test_split_timings_take_turns_and_keep_each_ones_median_and_last_value(bench_run):
+    import time
+
+    calls = []
+
+    def timed_call(name, pause):
+        def call():
+            calls.append(name)
+            time.sleep(pause)
+            return len(calls)
+
+        return call
+
+    timed = bench_run._median_times_in_turn(
+        {"split": timed_call("split", 0.001), "floor": timed_call("floor", 0.03)}, 3
+    )
+    assert calls == ["split", "floor"] * 3
+    assert (timed["split"][1], timed["floor"][1]) == (5, 6)  # the last call's value
+    assert timed["split"][0] < 0.03 <= timed["floor"][0]
