@@ -455,16 +455,6 @@ def stage_table(profiler: Profiler, end_to_end: float, peak: float) -> str:
 # --------------------------------------------------------------------------- the split
 
 
-def _median_time(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times = []
-    value = None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), value
-
-
 def _median_times_in_turn(
     functions: dict[str, Callable[[], Any]], repeat: int
 ) -> dict[str, tuple[float, Any]]:
@@ -495,6 +485,7 @@ def compare_split(
     """
     assert result.landuse is not None
     assert result.hamlets is not None
+    overlay_repeat = overlay_repeat or repeat
     parcels = result.landuse.geometry.to_numpy()
     zones = result.hamlets.geometry.to_numpy()
     codes = result.landuse["code"].fillna("?").to_numpy()
@@ -535,7 +526,7 @@ def compare_split(
         f"\nsplit of {parcels.size:,} parcels by {zones.size:,} hamlets: {index.size:,} "
         f"candidate pairs, {int(cross.sum()):,} ({cross.mean():.1%}) cross a hamlet boundary "
         f"(found in {search_s:.2f} s, not timed below); split, kept parts and floor: median of "
-        f"{repeat}, taking turns; the overlay: median of {overlay_repeat or repeat}; split and "
+        f"{repeat}, taking turns; the overlay: median of {overlay_repeat}; split and "
         f"floor intersect on {parallel.THREADS} thread(s)"
     )
     if not skip_overlay:
@@ -547,7 +538,7 @@ def compare_split(
                 warnings.simplefilter("ignore")
                 return gpd.overlay(left_frame, right_frame, how="intersection", keep_geom_type=True)
 
-        overlay_s, pieces = _median_time(overlay, overlay_repeat or repeat)
+        overlay_s, pieces = _median_times_in_turn({"overlay": overlay}, overlay_repeat)["overlay"]
         theirs = (
             pd.Series(shapely.area(pieces.geometry.to_numpy()))
             .groupby([pieces["hamlet"].to_numpy(), pieces["code"].to_numpy()])
